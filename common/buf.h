@@ -31,7 +31,7 @@ voucher_err brski_buf_put(struct brski_buf *b, const void *p, size_t n);
 voucher_err brski_buf_puts(struct brski_buf *b, const char *s);
 voucher_err brski_buf_putc(struct brski_buf *b, uint8_t c);
 voucher_err brski_buf_printf(struct brski_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* Hand the contents to the caller (free() them) and empty the buffer.
  * Returns NULL for an empty buffer; *len may be NULL. */
 uint8_t *brski_buf_take(struct brski_buf *b, size_t *len);
@@ -41,11 +41,11 @@ static inline const char *brski_buf_str(const struct brski_buf *b)
 }
 
 /* Size limits that apply across the project, in one place. */
-#define BRSKI_MAX_VOUCHER_REQUEST (64 * 1024) /* signed VR on the wire */
-#define BRSKI_MAX_VOUCHER (64 * 1024)         /* signed voucher */
-#define BRSKI_MAX_JSON_DEPTH 16               /* nesting before libyang */
-#define BRSKI_MAX_CERT_CHAIN 8                /* certificates in a chain */
-#define BRSKI_MAX_ADMIN_BODY (4 * 1024 * 1024) /* bulk imports */
-#define BRSKI_MAX_EST_BODY (64 * 1024)        /* CSR and friends */
+#define BRSKI_MAX_VOUCHER_REQUEST (64 * 1024)       /* signed VR on the wire */
+#define BRSKI_MAX_VOUCHER         (64 * 1024)       /* signed voucher */
+#define BRSKI_MAX_JSON_DEPTH      16                /* nesting before libyang */
+#define BRSKI_MAX_CERT_CHAIN      8                 /* certificates in a chain */
+#define BRSKI_MAX_ADMIN_BODY      (4 * 1024 * 1024) /* bulk imports */
+#define BRSKI_MAX_EST_BODY        (64 * 1024)       /* CSR and friends */
 
 #endif

@@ -7,7 +7,7 @@
 #include "tools/brski.h"
 
 static const struct brski_cmd cmds[] = {
-	{"pki", brski_cmd_pki, "make a complete demo/test PKI and daemon configurations"},
+        {"pki", brski_cmd_pki, "make a complete demo/test PKI and daemon configurations"},
 };
 
 static void usage(FILE *out)

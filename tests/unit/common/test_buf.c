@@ -60,17 +60,17 @@ static void test_str_number(void **state)
 		voucher_err want;
 		uint64_t value;
 	} cases[] = {
-		{"0", 10, VOUCHER_OK, 0},
-		{"10", 10, VOUCHER_OK, 10},
-		{"11", 10, VOUCHER_ERANGE, 0},
-		{"18446744073709551615", UINT64_MAX, VOUCHER_OK, UINT64_MAX},
-		{"18446744073709551616", UINT64_MAX, VOUCHER_ERANGE, 0},
-		{"5", 3, VOUCHER_ERANGE, 0},
-		{"", 10, VOUCHER_E_MALFORMED, 0},
-		{"-1", 10, VOUCHER_E_MALFORMED, 0},
-		{" 1", 10, VOUCHER_E_MALFORMED, 0},
-		{"1 ", 10, VOUCHER_E_TRAILING_DATA, 0},
-		{"7x", 10, VOUCHER_E_TRAILING_DATA, 0},
+	        {"0", 10, VOUCHER_OK, 0},
+	        {"10", 10, VOUCHER_OK, 10},
+	        {"11", 10, VOUCHER_ERANGE, 0},
+	        {"18446744073709551615", UINT64_MAX, VOUCHER_OK, UINT64_MAX},
+	        {"18446744073709551616", UINT64_MAX, VOUCHER_ERANGE, 0},
+	        {"5", 3, VOUCHER_ERANGE, 0},
+	        {"", 10, VOUCHER_E_MALFORMED, 0},
+	        {"-1", 10, VOUCHER_E_MALFORMED, 0},
+	        {" 1", 10, VOUCHER_E_MALFORMED, 0},
+	        {"1 ", 10, VOUCHER_E_TRAILING_DATA, 0},
+	        {"7x", 10, VOUCHER_E_TRAILING_DATA, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t v = 99;
@@ -95,10 +95,10 @@ static void test_compat(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_ceiling),
-		cmocka_unit_test(test_buf_printf_take),
-		cmocka_unit_test(test_str_number),
-		cmocka_unit_test(test_compat),
+	        cmocka_unit_test(test_buf_ceiling),
+	        cmocka_unit_test(test_buf_printf_take),
+	        cmocka_unit_test(test_str_number),
+	        cmocka_unit_test(test_compat),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

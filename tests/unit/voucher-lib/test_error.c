@@ -38,7 +38,7 @@ static void test_every_code_has_a_unique_message(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_code_has_a_unique_message),
+	        cmocka_unit_test(test_every_code_has_a_unique_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

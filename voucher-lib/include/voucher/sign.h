@@ -46,8 +46,10 @@ struct voucher_trust;
 VOUCHER_API voucher_err voucher_trust_new(struct voucher_trust **out);
 VOUCHER_API void voucher_trust_free(struct voucher_trust *t);
 /* Add every certificate of a PEM bundle, or one DER certificate. */
-VOUCHER_API voucher_err voucher_trust_add_pem(struct voucher_trust *t, const uint8_t *pem, size_t len);
-VOUCHER_API voucher_err voucher_trust_add_der(struct voucher_trust *t, const uint8_t *der, size_t len);
+VOUCHER_API voucher_err voucher_trust_add_pem(struct voucher_trust *t, const uint8_t *pem,
+                                              size_t len);
+VOUCHER_API voucher_err voucher_trust_add_der(struct voucher_trust *t, const uint8_t *der,
+                                              size_t len);
 VOUCHER_API voucher_err voucher_trust_add_file(struct voucher_trust *t, const char *path);
 VOUCHER_API size_t voucher_trust_count(const struct voucher_trust *t);
 
@@ -56,7 +58,8 @@ VOUCHER_API size_t voucher_trust_count(const struct voucher_trust *t);
 /* A private key (file, PEM or DER, or a PKCS#11 URI) with its certificate
  * chain (PEM file, leaf first). Read-only after loading; thread-safe. */
 struct voucher_signer;
-VOUCHER_API voucher_err voucher_signer_load(struct voucher_signer **out, const char *key, const char *cert_chain);
+VOUCHER_API voucher_err voucher_signer_load(struct voucher_signer **out, const char *key,
+                                            const char *cert_chain);
 VOUCHER_API void voucher_signer_free(struct voucher_signer *s);
 
 /* ---- sign and verify -------------------------------------------------- */
@@ -67,8 +70,8 @@ VOUCHER_API void voucher_signer_free(struct voucher_signer *s);
  * COSE: COSE_Sign1 (tag 18), ES256 or EdDSA by key type, chain in x5bag.
  * JWS: general JSON serialization, ES256, chain in x5c. */
 VOUCHER_API voucher_err voucher_sign(enum voucher_envelope env, const struct voucher_signer *s,
-				     const uint8_t *payload, size_t payload_len, uint8_t **out,
-				     size_t *out_len);
+                                     const uint8_t *payload, size_t payload_len, uint8_t **out,
+                                     size_t *out_len);
 
 /* The outcome of a verification. Owns copies of everything it points to. */
 struct voucher_verified {
@@ -93,8 +96,8 @@ VOUCHER_API void voucher_verified_free(struct voucher_verified *v);
  * carried chain are checked (RFC 8995 section 5.5: the unknown domain CA is a
  * temporary trust anchor); the caller then decides who the signer is. */
 VOUCHER_API voucher_err voucher_verify(enum voucher_envelope env, const uint8_t *in, size_t len,
-				       const struct voucher_trust *trust,
-				       struct voucher_verified **out);
+                                       const struct voucher_trust *trust,
+                                       struct voucher_verified **out);
 
 #ifdef __cplusplus
 }
