@@ -41,6 +41,7 @@ static const struct {
         {VOUCHER_E_FORBIDDEN, "forbidden"},
         {VOUCHER_E_UNAUTHENTICATED, "authentication required"},
         {VOUCHER_E_KEY, "unusable private key"},
+        {VOUCHER_E_UNKNOWN_CRITICAL, "critical header parameter not understood"},
 };
 
 const char *voucher_strerror(voucher_err err)

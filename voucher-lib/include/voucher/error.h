@@ -65,6 +65,7 @@ enum {
 	VOUCHER_E_FORBIDDEN = -1029,       /* authenticated but not authorised */
 	VOUCHER_E_UNAUTHENTICATED = -1030, /* credentials missing */
 	VOUCHER_E_KEY = -1031,             /* private key unusable */
+	VOUCHER_E_UNKNOWN_CRITICAL = -1032, /* critical header parameter not understood */
 };
 
 /*
