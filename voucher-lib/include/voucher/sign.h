@@ -85,6 +85,10 @@ struct voucher_verified {
 	/* CMS only: 1 when eContentType was id-data rather than
 	 * id-ct-animaJSONVoucher (deployed peers emit it). */
 	int cms_id_data;
+	/* JWS only: how many signatures the message carries. Only the first
+	 * (the original signer's; BRSKI-PRM registrars append theirs after
+	 * it) is verified and described here. */
+	size_t jws_signatures;
 };
 VOUCHER_API void voucher_verified_free(struct voucher_verified *v);
 
@@ -98,6 +102,21 @@ VOUCHER_API void voucher_verified_free(struct voucher_verified *v);
 VOUCHER_API voucher_err voucher_verify(enum voucher_envelope env, const uint8_t *in, size_t len,
                                        const struct voucher_trust *trust,
                                        struct voucher_verified **out);
+
+/* ---- COSE helpers -------------------------------------------------------- */
+
+/* Remove the x5bag (32) and x5chain (33) entries from the unprotected
+ * header of a COSE_Sign1 (cBRSKI: a registrar strips the MASA's chain before
+ * forwarding the voucher to the pledge). The tag, the protected header, the
+ * payload, the signature and every other unprotected entry are copied byte
+ * for byte, so the signature still verifies for whoever knows the signer.
+ * Nothing is verified. in is borrowed; *out is malloc'd (caller frees) and
+ * set only on success. Returns VOUCHER_OK, VOUCHER_EINVAL (NULL argument),
+ * VOUCHER_ENOMEM, or the parse errors voucher_verify would return for the
+ * same bytes (VOUCHER_E_MALFORMED, _TRAILING_DATA, _TOO_LARGE, _DUPLICATE,
+ * _UNKNOWN_CRITICAL, ...). Thread-safe. */
+VOUCHER_API voucher_err voucher_cose_strip_unprotected_certs(const uint8_t *in, size_t len,
+                                                             uint8_t **out, size_t *out_len);
 
 #ifdef __cplusplus
 }
