@@ -42,6 +42,7 @@ static const struct {
         {VOUCHER_E_UNAUTHENTICATED, "authentication required"},
         {VOUCHER_E_KEY, "unusable private key"},
         {VOUCHER_E_UNKNOWN_CRITICAL, "critical header parameter not understood"},
+        {VOUCHER_E_WRONG_KIND, "wrong artifact kind (voucher vs voucher-request)"},
 };
 
 const char *voucher_strerror(voucher_err err)
