@@ -11,7 +11,7 @@
  * transaction: that transaction is gone with the connection, and the
  * caller gets the error.
  */
-#include "config.h"
+#include <config.h> /* the build's, not service/config.h */
 
 #include <pthread.h>
 #include <stdio.h>

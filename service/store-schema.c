@@ -15,7 +15,7 @@
  *     distinct in a UNIQUE constraint on both engines);
  *   - owners are referenced by their unique name.
  */
-#include "config.h"
+#include <config.h> /* the build's, not service/config.h */
 
 #include "service/store-int.h"
 

@@ -16,7 +16,7 @@
  * is fsync'ed at checkpoints rather than at every commit; that is the
  * trade-off synchronous=NORMAL makes, and FULL would sync per commit.
  */
-#include "config.h"
+#include <config.h> /* the build's, not service/config.h */
 
 #include <pthread.h>
 #include <stdio.h>

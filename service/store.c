@@ -3,7 +3,7 @@
  * runner, and every typed operation, each written once as SQL that runs on
  * both engines (store-int.h explains the seam).
  */
-#include "config.h"
+#include <config.h> /* the build's, not service/config.h */
 
 #include <stdarg.h>
 #include <stdio.h>
