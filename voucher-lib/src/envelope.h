@@ -138,6 +138,12 @@ voucher_err vl_verify_data(gnutls_pubkey_t pub, gnutls_sign_algorithm_t algo, co
 voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datum_t *signer_der,
                             const gnutls_datum_t *certs, size_t ncerts, struct voucher_verified *v);
 
+/* Read a whole file of at most max bytes (VOUCHER_E_TOO_LARGE past it,
+ * VOUCHER_E_MALFORMED when empty, negated errno when it cannot be read).
+ * *out is malloc'd with a NUL after the data; free it with freezero when it
+ * may hold a key. */
+voucher_err vl_read_file(const char *path, size_t max, uint8_t **out, size_t *out_len);
+
 /* Map a GnuTLS error code from a call in a back end to a voucher_err
  * (GNUTLS_E_MEMORY_ERROR -> VOUCHER_ENOMEM, parse errors -> fallback). */
 voucher_err vl_gnutls_err(int gnutls_rc, voucher_err fallback);

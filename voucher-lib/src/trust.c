@@ -1,0 +1,424 @@
+/* Trust anchors, the shared chain check of every envelope, and the cache of
+ * successful chain validations. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+
+#include <voucher/sign.h>
+#include <voucher/x509.h>
+
+#include "common/buf.h"
+#include "envelope.h"
+
+#define MAX_TRUST_FILE (4 * 1024 * 1024)
+#define MAX_ANCHORS    1024
+
+struct cache_slot {
+	uint8_t key[32];   /* SHA-256 over the path */
+	time_t not_before; /* latest activation time on the path */
+	time_t not_after;  /* earliest expiry on the path */
+	int used;
+};
+
+struct voucher_trust {
+	gnutls_x509_trust_list_t tl;
+	size_t count;
+	int cache_on;
+	pthread_mutex_t lock; /* guards slots and counters */
+	struct cache_slot slots[VOUCHER_TRUST_CACHE_SLOTS];
+	struct voucher_trust_stats st;
+};
+
+voucher_err voucher_trust_new(struct voucher_trust **out)
+{
+	struct voucher_trust *t;
+	int rc;
+
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return VOUCHER_ENOMEM;
+	if ((rc = gnutls_x509_trust_list_init(&t->tl, 0)) < 0) {
+		free(t);
+		return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+	}
+	if (pthread_mutex_init(&t->lock, NULL) != 0) {
+		gnutls_x509_trust_list_deinit(t->tl, 1);
+		free(t);
+		return VOUCHER_ENOMEM;
+	}
+	t->cache_on = 1;
+	*out = t;
+	return VOUCHER_OK;
+}
+
+void voucher_trust_free(struct voucher_trust *t)
+{
+	if (t == NULL)
+		return;
+	gnutls_x509_trust_list_deinit(t->tl, 1);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+size_t voucher_trust_count(const struct voucher_trust *t)
+{
+	return t ? t->count : 0;
+}
+
+/* Hand parsed certificates to the trust list, which then owns them. */
+static voucher_err add_crts(struct voucher_trust *t, gnutls_x509_crt_t *list, unsigned n)
+{
+	if (t->count + n > MAX_ANCHORS) {
+		for (unsigned i = 0; i < n; i++)
+			gnutls_x509_crt_deinit(list[i]);
+		return VOUCHER_E_TOO_LARGE;
+	}
+	int rc = gnutls_x509_trust_list_add_cas(t->tl, list, n, 0);
+	if (rc < 0) {
+		for (unsigned i = 0; i < n; i++)
+			gnutls_x509_crt_deinit(list[i]);
+		return vl_gnutls_err(rc, VOUCHER_E_CERT);
+	}
+	t->count += (size_t)rc;
+	/* New anchors can make a failed chain pass but never the reverse, so
+	 * the cache (successes only) stays valid. */
+	return VOUCHER_OK;
+}
+
+voucher_err voucher_trust_add_der(struct voucher_trust *t, const uint8_t *der, size_t len)
+{
+	gnutls_x509_crt_t crt = NULL;
+
+	if (t == NULL)
+		return VOUCHER_EINVAL;
+	voucher_err err = vl_crt_from_der(der, len, &crt);
+	if (err != VOUCHER_OK)
+		return err;
+	return add_crts(t, &crt, 1);
+}
+
+voucher_err voucher_trust_add_pem(struct voucher_trust *t, const uint8_t *pem, size_t len)
+{
+	gnutls_x509_crt_t *list = NULL;
+	unsigned n = 0;
+
+	if (t == NULL || pem == NULL)
+		return VOUCHER_EINVAL;
+	if (len == 0)
+		return VOUCHER_E_CERT;
+	if (len > MAX_TRUST_FILE)
+		return VOUCHER_E_TOO_LARGE;
+	gnutls_datum_t d = {(unsigned char *)pem, (unsigned)len};
+	int rc = gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM,
+	                                      GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED * 0);
+	if (rc < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_CERT);
+	voucher_err err = n ? add_crts(t, list, n) : VOUCHER_E_CERT;
+	gnutls_free(list);
+	return err;
+}
+
+voucher_err voucher_trust_add_file(struct voucher_trust *t, const char *path)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+
+	if (t == NULL || path == NULL)
+		return VOUCHER_EINVAL;
+	voucher_err err = vl_read_file(path, MAX_TRUST_FILE, &data, &len);
+	if (err != VOUCHER_OK)
+		return err;
+	if (data[0] == 0x30)
+		err = voucher_trust_add_der(t, data, len);
+	else
+		err = voucher_trust_add_pem(t, data, len);
+	free(data);
+	return err;
+}
+
+void voucher_trust_stats(const struct voucher_trust *t, struct voucher_trust_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (t == NULL)
+		return;
+	pthread_mutex_t *lock = (pthread_mutex_t *)&t->lock;
+	pthread_mutex_lock(lock);
+	*st = t->st;
+	st->entries = 0;
+	for (size_t i = 0; i < VOUCHER_TRUST_CACHE_SLOTS; i++)
+		st->entries += t->slots[i].used != 0;
+	pthread_mutex_unlock(lock);
+}
+
+void voucher_trust_set_cache(struct voucher_trust *t, int enabled)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->cache_on = enabled != 0;
+	if (!enabled)
+		memset(t->slots, 0, sizeof(t->slots));
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the shared chain check --------------------------------------------- */
+
+struct path {
+	size_t n;
+	gnutls_x509_crt_t crt[BRSKI_MAX_CERT_CHAIN];
+	const gnutls_datum_t *der[BRSKI_MAX_CERT_CHAIN];
+};
+
+static int same_der(const gnutls_datum_t *a, const gnutls_datum_t *b)
+{
+	return a->size == b->size && memcmp(a->data, b->data, a->size) == 0;
+}
+
+/* Every certificate of the path within its validity at now. */
+static voucher_err check_times(const struct path *p, time_t now, time_t *nb, time_t *na)
+{
+	*nb = 0;
+	*na = (time_t)-1 > 0 ? (time_t)-1 : (time_t)((~(unsigned long long)0) >> 1);
+	for (size_t i = 0; i < p->n; i++) {
+		time_t b = gnutls_x509_crt_get_activation_time(p->crt[i]);
+		time_t a = gnutls_x509_crt_get_expiration_time(p->crt[i]);
+		if (b == (time_t)-1 || a == (time_t)-1)
+			return VOUCHER_E_CERT;
+		if (now < b || now > a)
+			return VOUCHER_E_EXPIRED;
+		if (b > *nb)
+			*nb = b;
+		if (a < *na)
+			*na = a;
+	}
+	return VOUCHER_OK;
+}
+
+static voucher_err path_key(const struct path *p, uint8_t key[32])
+{
+	gnutls_hash_hd_t h = NULL;
+	int rc = gnutls_hash_init(&h, GNUTLS_DIG_SHA256);
+	if (rc < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+	for (size_t i = 0; i < p->n; i++) {
+		/* Length-prefixed so that different splits cannot collide. */
+		uint8_t l[4] = {(uint8_t)(p->der[i]->size >> 24), (uint8_t)(p->der[i]->size >> 16),
+		                (uint8_t)(p->der[i]->size >> 8), (uint8_t)p->der[i]->size};
+		gnutls_hash(h, l, sizeof(l));
+		gnutls_hash(h, p->der[i]->data, p->der[i]->size);
+	}
+	gnutls_hash_deinit(h, key);
+	return VOUCHER_OK;
+}
+
+static struct cache_slot *slot_for(const struct voucher_trust *t, const uint8_t key[32])
+{
+	size_t i = ((size_t)key[0] << 8 | key[1]) % VOUCHER_TRUST_CACHE_SLOTS;
+	return (struct cache_slot *)&t->slots[i];
+}
+
+static int cache_lookup(const struct voucher_trust *t, const uint8_t key[32], time_t now)
+{
+	pthread_mutex_t *lock = (pthread_mutex_t *)&t->lock;
+	struct voucher_trust_stats *st = (struct voucher_trust_stats *)&t->st;
+	int hit = 0;
+
+	pthread_mutex_lock(lock);
+	if (t->cache_on) {
+		struct cache_slot *s = slot_for(t, key);
+		hit = s->used && memcmp(s->key, key, 32) == 0 && now >= s->not_before &&
+		      now <= s->not_after;
+	}
+	if (hit)
+		st->hits++;
+	else
+		st->misses++;
+	pthread_mutex_unlock(lock);
+	return hit;
+}
+
+static void cache_store(const struct voucher_trust *t, const uint8_t key[32], time_t nb, time_t na,
+                        int ok)
+{
+	pthread_mutex_t *lock = (pthread_mutex_t *)&t->lock;
+	struct voucher_trust_stats *st = (struct voucher_trust_stats *)&t->st;
+
+	pthread_mutex_lock(lock);
+	if (!ok) {
+		st->failures++;
+	} else if (t->cache_on) {
+		struct cache_slot *s = slot_for(t, key);
+		memcpy(s->key, key, 32);
+		s->not_before = nb;
+		s->not_after = na;
+		s->used = 1;
+	}
+	pthread_mutex_unlock(lock);
+}
+
+static voucher_err map_status(unsigned status)
+{
+	if (status == 0)
+		return VOUCHER_OK;
+	if (status & GNUTLS_CERT_REVOKED)
+		return VOUCHER_E_REVOKED;
+	if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
+		return VOUCHER_E_EXPIRED;
+	return VOUCHER_E_UNTRUSTED;
+}
+
+/* Validate the path against tl (GnuTLS checks signatures, CA basic
+ * constraints, path length, key usage of CAs, validity times). */
+static voucher_err validate(gnutls_x509_trust_list_t tl, const struct path *p)
+{
+	unsigned status = 0;
+	int rc = gnutls_x509_trust_list_verify_crt2(tl, (gnutls_x509_crt_t *)p->crt, (unsigned)p->n,
+	                                            NULL, 0, 0, &status, NULL);
+	if (rc < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_UNTRUSTED);
+	return map_status(status);
+}
+
+/* trust == NULL: the farthest certificate on the path stands in as a
+ * temporary anchor so that the rest of the path is still checked. */
+static voucher_err validate_temporary(const struct path *p)
+{
+	gnutls_x509_trust_list_t tl = NULL;
+	gnutls_x509_crt_t top = NULL;
+	gnutls_datum_t der;
+	voucher_err err;
+	int rc;
+
+	if ((rc = gnutls_x509_trust_list_init(&tl, 0)) < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+	/* The list takes ownership of what it is given: give it a copy. */
+	der = *p->der[p->n - 1];
+	if ((err = vl_crt_from_der(der.data, der.size, &top)) != VOUCHER_OK)
+		goto out;
+	if ((rc = gnutls_x509_trust_list_add_cas(tl, &top, 1, 0)) < 0) {
+		gnutls_x509_crt_deinit(top);
+		err = vl_gnutls_err(rc, VOUCHER_E_CERT);
+		goto out;
+	}
+	err = validate(tl, p);
+out:
+	gnutls_x509_trust_list_deinit(tl, 1);
+	return err;
+}
+
+static voucher_err chain_push(struct voucher_verified *v, const gnutls_datum_t *der)
+{
+	uint8_t *copy = malloc(der->size);
+	if (copy == NULL)
+		return VOUCHER_ENOMEM;
+	memcpy(copy, der->data, der->size);
+	v->chain[v->chain_len] = copy;
+	v->chain_der_len[v->chain_len] = der->size;
+	v->chain_len++;
+	return VOUCHER_OK;
+}
+
+static void chain_clear(struct voucher_verified *v)
+{
+	for (size_t i = 0; i < v->chain_len; i++)
+		free(v->chain[i]);
+	free(v->chain);
+	free(v->chain_der_len);
+	v->chain = NULL;
+	v->chain_der_len = NULL;
+	v->chain_len = 0;
+}
+
+voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datum_t *signer_der,
+                            const gnutls_datum_t *certs, size_t ncerts, struct voucher_verified *v)
+{
+	gnutls_x509_crt_t parsed[BRSKI_MAX_CERT_CHAIN] = {NULL};
+	const gnutls_datum_t *pool[BRSKI_MAX_CERT_CHAIN];
+	int on_path[BRSKI_MAX_CERT_CHAIN] = {0};
+	struct path p = {0};
+	size_t npool = 0;
+	voucher_err err;
+	time_t now = time(NULL), nb = 0, na = 0;
+	uint8_t key[32];
+
+	chain_clear(v);
+	if (signer_der == NULL || (ncerts > 0 && certs == NULL))
+		return VOUCHER_EINVAL;
+	/* The pool: the carried certificates other than the signer. */
+	for (size_t i = 0; i < ncerts; i++) {
+		if (same_der(&certs[i], signer_der))
+			continue;
+		int dup = 0;
+		for (size_t j = 0; j < npool; j++)
+			dup |= same_der(pool[j], &certs[i]);
+		if (dup)
+			continue;
+		if (npool + 1 >= BRSKI_MAX_CERT_CHAIN)
+			return VOUCHER_E_TOO_LARGE;
+		pool[npool++] = &certs[i];
+	}
+	if ((err = vl_crt_from_der(signer_der->data, signer_der->size, &p.crt[0])) != VOUCHER_OK)
+		goto out;
+	p.der[0] = signer_der;
+	p.n = 1;
+	for (size_t i = 0; i < npool; i++)
+		if ((err = vl_crt_from_der(pool[i]->data, pool[i]->size, &parsed[i])) != VOUCHER_OK)
+			goto out;
+	/* Walk up: the issuer of the last certificate among those left, until
+	 * a self-signed certificate or no issuer is carried. */
+	while (p.n < BRSKI_MAX_CERT_CHAIN) {
+		gnutls_x509_crt_t last = p.crt[p.n - 1];
+		if (gnutls_x509_crt_check_issuer(last, last))
+			break;
+		size_t found = npool;
+		for (size_t i = 0; i < npool && found == npool; i++)
+			if (!on_path[i] && gnutls_x509_crt_check_issuer(last, parsed[i]))
+				found = i;
+		if (found == npool)
+			break;
+		on_path[found] = 1;
+		p.crt[p.n] = parsed[found];
+		p.der[p.n] = pool[found];
+		p.n++;
+	}
+	if ((err = check_times(&p, now, &nb, &na)) != VOUCHER_OK)
+		goto out;
+	if (trust != NULL) {
+		if ((err = path_key(&p, key)) != VOUCHER_OK)
+			goto out;
+		if (!cache_lookup(trust, key, now)) {
+			err = validate(trust->tl, &p);
+			cache_store(trust, key, nb, na, err == VOUCHER_OK);
+			if (err != VOUCHER_OK)
+				goto out;
+		}
+	} else if ((err = validate_temporary(&p)) != VOUCHER_OK) {
+		goto out;
+	}
+	/* Record the chain: the path, then what was carried but unused. */
+	size_t total = 1 + npool;
+	if ((v->chain = calloc(total, sizeof(*v->chain))) == NULL ||
+	    (v->chain_der_len = calloc(total, sizeof(*v->chain_der_len))) == NULL) {
+		err = VOUCHER_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < p.n && err == VOUCHER_OK; i++)
+		err = chain_push(v, p.der[i]);
+	for (size_t i = 0; i < npool && err == VOUCHER_OK; i++)
+		if (!on_path[i])
+			err = chain_push(v, pool[i]);
+out:
+	gnutls_x509_crt_deinit(p.crt[0]);
+	for (size_t i = 0; i < npool; i++)
+		gnutls_x509_crt_deinit(parsed[i]);
+	if (err != VOUCHER_OK)
+		chain_clear(v);
+	return err;
+}

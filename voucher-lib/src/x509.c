@@ -1,0 +1,697 @@
+/* X.509 helpers (voucher/x509.h) and the shared certificate/signature
+ * helpers of the envelope back ends (envelope.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <libtasn1.h>
+
+#include <voucher/x509.h>
+
+#include "common/buf.h"
+#include "common/compat.h"
+#include "envelope.h"
+
+#define OID_SERIAL_NUMBER "2.5.4.5"
+#define OID_MASA_URL      "1.3.6.1.5.5.7.1.32"
+#define OID_AKI           "2.5.29.35"
+#define OID_KP_CMCRA      "1.3.6.1.5.5.7.3.28"
+#define MAX_SERIAL_LEN    64
+#define MAX_URL_LEN       2048
+#define MAX_CHAIN_INPUT   (1024 * 1024)
+
+voucher_err vl_gnutls_err(int rc, voucher_err fallback)
+{
+	if (rc >= 0)
+		return VOUCHER_OK;
+	if (rc == GNUTLS_E_MEMORY_ERROR)
+		return VOUCHER_ENOMEM;
+	return fallback;
+}
+
+voucher_err vl_crt_from_der(const uint8_t *der, size_t len, gnutls_x509_crt_t *out)
+{
+	gnutls_x509_crt_t crt = NULL;
+	int rc;
+
+	*out = NULL;
+	if (der == NULL || len == 0)
+		return VOUCHER_EINVAL;
+	if (len > VL_MAX_CERT)
+		return VOUCHER_E_TOO_LARGE;
+	if ((rc = gnutls_x509_crt_init(&crt)) < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+	gnutls_datum_t d = {(unsigned char *)der, (unsigned)len};
+	rc = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
+	if (rc < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return vl_gnutls_err(rc, VOUCHER_E_CERT);
+	}
+	*out = crt;
+	return VOUCHER_OK;
+}
+
+voucher_err vl_crt_pubkey(gnutls_x509_crt_t crt, gnutls_pubkey_t *out)
+{
+	gnutls_pubkey_t pub = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = gnutls_pubkey_init(&pub)) < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+	if ((rc = gnutls_pubkey_import_x509(pub, crt, 0)) < 0) {
+		gnutls_pubkey_deinit(pub);
+		return vl_gnutls_err(rc, VOUCHER_E_CERT);
+	}
+	*out = pub;
+	return VOUCHER_OK;
+}
+
+/* The signature algorithms we accept from peers, whatever GnuTLS's own
+ * defaults: the curves and digests the BRSKI drafts use, RSA >= 2048. */
+static int sign_algo_allowed(gnutls_pubkey_t pub, gnutls_sign_algorithm_t algo)
+{
+	unsigned bits = 0;
+	int pk = gnutls_pubkey_get_pk_algorithm(pub, &bits);
+
+	switch (algo) {
+	case GNUTLS_SIGN_ECDSA_SHA256:
+	case GNUTLS_SIGN_ECDSA_SHA384:
+	case GNUTLS_SIGN_ECDSA_SHA512: {
+		gnutls_ecc_curve_t curve = GNUTLS_ECC_CURVE_INVALID;
+		if (pk != GNUTLS_PK_ECDSA ||
+		    gnutls_pubkey_export_ecc_raw2(pub, &curve, NULL, NULL, 0) < 0)
+			return 0;
+		return vl_ecdsa_coord_len(curve) != 0;
+	}
+	case GNUTLS_SIGN_EDDSA_ED25519:
+		return pk == GNUTLS_PK_EDDSA_ED25519;
+	case GNUTLS_SIGN_RSA_SHA256:
+	case GNUTLS_SIGN_RSA_SHA384:
+	case GNUTLS_SIGN_RSA_SHA512:
+	case GNUTLS_SIGN_RSA_PSS_SHA256:
+	case GNUTLS_SIGN_RSA_PSS_SHA384:
+	case GNUTLS_SIGN_RSA_PSS_SHA512:
+	case GNUTLS_SIGN_RSA_PSS_RSAE_SHA256:
+	case GNUTLS_SIGN_RSA_PSS_RSAE_SHA384:
+	case GNUTLS_SIGN_RSA_PSS_RSAE_SHA512:
+		return (pk == GNUTLS_PK_RSA || pk == GNUTLS_PK_RSA_PSS) && bits >= 2048;
+	default:
+		return 0;
+	}
+}
+
+voucher_err vl_verify_data(gnutls_pubkey_t pub, gnutls_sign_algorithm_t algo, const uint8_t *data,
+                           size_t len, const uint8_t *sig, size_t sig_len)
+{
+	if (!sign_algo_allowed(pub, algo))
+		return VOUCHER_E_UNSUPPORTED_ALG;
+	if (sig_len == 0 || sig_len > 2048)
+		return VOUCHER_E_SIG_INVALID;
+	gnutls_datum_t d = {(unsigned char *)data, (unsigned)len};
+	gnutls_datum_t s = {(unsigned char *)sig, (unsigned)sig_len};
+	int rc = gnutls_pubkey_verify_data2(pub, algo, 0, &d, &s);
+	if (rc >= 0)
+		return VOUCHER_OK;
+	switch (rc) {
+	case GNUTLS_E_MEMORY_ERROR:
+		return VOUCHER_ENOMEM;
+	case GNUTLS_E_UNSUPPORTED_SIGNATURE_ALGORITHM:
+	case GNUTLS_E_INCOMPATIBLE_SIG_WITH_KEY:
+	case GNUTLS_E_CONSTRAINT_ERROR:
+		return VOUCHER_E_UNSUPPORTED_ALG;
+	default:
+		/* GNUTLS_E_PK_SIG_VERIFY_FAILED, and a signature that does not
+		 * even decode: either way it does not verify. */
+		return VOUCHER_E_SIG_INVALID;
+	}
+}
+
+size_t vl_ecdsa_coord_len(gnutls_ecc_curve_t curve)
+{
+	switch (curve) {
+	case GNUTLS_ECC_CURVE_SECP256R1:
+		return 32;
+	case GNUTLS_ECC_CURVE_SECP384R1:
+		return 48;
+	case GNUTLS_ECC_CURVE_SECP521R1:
+		return 66;
+	default:
+		return 0;
+	}
+}
+
+/* Copy a big-endian unsigned integer into a field of n bytes, dropping
+ * leading zeros (DER INTEGERs carry one for the sign) and left-padding. */
+static int put_coord(const gnutls_datum_t *v, uint8_t *dst, size_t n)
+{
+	const uint8_t *p = v->data;
+	size_t len = v->size;
+
+	while (len > 0 && *p == 0) {
+		p++;
+		len--;
+	}
+	if (len > n)
+		return -1;
+	memset(dst, 0, n - len);
+	if (len)
+		memcpy(dst + (n - len), p, len);
+	return 0;
+}
+
+voucher_err vl_ecdsa_der_to_raw(const gnutls_datum_t *der, size_t coord_len, uint8_t *raw)
+{
+	gnutls_datum_t r = {NULL, 0}, s = {NULL, 0};
+	voucher_err err = VOUCHER_E_MALFORMED;
+
+	if (coord_len == 0 || coord_len > 66)
+		return VOUCHER_EINVAL;
+	int rc = gnutls_decode_rs_value(der, &r, &s);
+	if (rc < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_MALFORMED);
+	if (put_coord(&r, raw, coord_len) < 0 || put_coord(&s, raw + coord_len, coord_len) < 0)
+		goto out;
+	err = VOUCHER_OK;
+out:
+	gnutls_free(r.data);
+	gnutls_free(s.data);
+	return err;
+}
+
+voucher_err vl_ecdsa_raw_to_der(const uint8_t *raw, size_t raw_len, gnutls_datum_t *der)
+{
+	der->data = NULL;
+	der->size = 0;
+	if (raw_len == 0 || raw_len % 2 != 0 || raw_len > 2 * 66)
+		return VOUCHER_E_MALFORMED;
+	gnutls_datum_t r = {(unsigned char *)raw, (unsigned)(raw_len / 2)};
+	gnutls_datum_t s = {(unsigned char *)raw + raw_len / 2, (unsigned)(raw_len / 2)};
+	/* gnutls_encode_rs_value treats r and s as unsigned and adds the
+	 * leading zero a DER INTEGER needs. */
+	int rc = gnutls_encode_rs_value(der, &r, &s);
+	return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+}
+
+/* ---- public helpers ----------------------------------------------------- */
+
+static int printable(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+voucher_err voucher_x509_serial_number(const uint8_t *der, size_t len, char **out)
+{
+	gnutls_x509_crt_t crt = NULL;
+	char buf[MAX_SERIAL_LEN * 4 + 1];
+	size_t size = sizeof(buf);
+	voucher_err err;
+
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+		return err;
+	/* raw_flag 0: the attribute's string value, not its DER. */
+	int rc = gnutls_x509_crt_get_dn_by_oid(crt, OID_SERIAL_NUMBER, 0, 0, buf, &size);
+	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		err = VOUCHER_E_NOT_FOUND;
+		goto out;
+	}
+	if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER) {
+		err = VOUCHER_E_MALFORMED;
+		goto out;
+	}
+	if (rc < 0) {
+		err = vl_gnutls_err(rc, VOUCHER_E_CERT);
+		goto out;
+	}
+	if (size == 0 || size > MAX_SERIAL_LEN || strlen(buf) != size ||
+	    !printable((const uint8_t *)buf, size)) {
+		err = VOUCHER_E_MALFORMED;
+		goto out;
+	}
+	if ((*out = strdup(buf)) == NULL) {
+		err = VOUCHER_ENOMEM;
+		goto out;
+	}
+	err = VOUCHER_OK;
+out:
+	gnutls_x509_crt_deinit(crt);
+	return err;
+}
+
+voucher_err voucher_x509_masa_url(const uint8_t *der, size_t len, char **out)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t ext = {NULL, 0};
+	unsigned critical = 0;
+	voucher_err err;
+	struct brski_buf b;
+
+	brski_buf_init(&b, MAX_URL_LEN + 64);
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+		return err;
+	int rc = gnutls_x509_crt_get_extension_by_oid2(crt, OID_MASA_URL, 0, &ext, &critical);
+	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		err = VOUCHER_E_NOT_FOUND;
+		goto out;
+	}
+	if (rc < 0) {
+		err = vl_gnutls_err(rc, VOUCHER_E_CERT);
+		goto out;
+	}
+	/* extnValue holds MASAURLSyntax ::= IA5String (tag 22). */
+	int len_len = 0;
+	if (ext.size < 2 || ext.data[0] != 0x16) {
+		err = VOUCHER_E_MALFORMED;
+		goto out;
+	}
+	long l = asn1_get_length_der(ext.data + 1, (int)ext.size - 1, &len_len);
+	if (l <= 0 || l > MAX_URL_LEN || (size_t)l + 1 + (size_t)len_len != ext.size) {
+		err = VOUCHER_E_MALFORMED;
+		goto out;
+	}
+	const uint8_t *v = ext.data + 1 + len_len;
+	size_t vlen = (size_t)l;
+	if (!printable(v, vlen) || memchr(v, ' ', vlen) != NULL) {
+		err = VOUCHER_E_MALFORMED;
+		goto out;
+	}
+	if (memchr(v, '/', vlen) == NULL) {
+		/* RFC 8995 2.3.2: usually only the authority. */
+		if ((err = brski_buf_puts(&b, "https://")) != VOUCHER_OK ||
+		    (err = brski_buf_put(&b, v, vlen)) != VOUCHER_OK ||
+		    (err = brski_buf_puts(&b, "/.well-known/brski")) != VOUCHER_OK)
+			goto out;
+	} else if ((err = brski_buf_put(&b, v, vlen)) != VOUCHER_OK) {
+		goto out;
+	}
+	*out = (char *)brski_buf_take(&b, NULL);
+	err = VOUCHER_OK;
+out:
+	brski_buf_free(&b);
+	gnutls_free(ext.data);
+	gnutls_x509_crt_deinit(crt);
+	return err;
+}
+
+/* The DER SubjectPublicKeyInfo of crt into *spki (gnutls_free). */
+static voucher_err crt_spki(gnutls_x509_crt_t crt, gnutls_datum_t *spki)
+{
+	gnutls_pubkey_t pub = NULL;
+	voucher_err err = vl_crt_pubkey(crt, &pub);
+	if (err != VOUCHER_OK)
+		return err;
+	int rc = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, spki);
+	gnutls_pubkey_deinit(pub);
+	return vl_gnutls_err(rc, VOUCHER_E_CERT);
+}
+
+/* Read one DER TLV header at p (n bytes left): *tag, *hdr (header bytes),
+ * *vlen (value bytes). -1 when malformed or running past n. */
+static int tlv(const uint8_t *p, size_t n, uint8_t *tag, size_t *hdr, size_t *vlen)
+{
+	int ll = 0;
+	if (n < 2 || n > INT32_MAX)
+		return -1;
+	long l = asn1_get_length_der(p + 1, (int)(n - 1), &ll);
+	if (l < 0 || (size_t)l > n - 1 - (size_t)ll)
+		return -1;
+	*tag = p[0];
+	*hdr = 1 + (size_t)ll;
+	*vlen = (size_t)l;
+	return 0;
+}
+
+voucher_err voucher_x509_idevid_issuer(const uint8_t *der, size_t len, uint8_t **out,
+                                       size_t *out_len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t ext = {NULL, 0}, spki = {NULL, 0};
+	unsigned critical = 0;
+	uint8_t *res = NULL;
+	size_t res_len = 0;
+	voucher_err err;
+
+	if (out == NULL || out_len == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	*out_len = 0;
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+		return err;
+	int rc = gnutls_x509_crt_get_extension_by_oid2(crt, OID_AKI, 0, &ext, &critical);
+	if (rc >= 0) {
+		/* Wrap the AuthorityKeyIdentifier DER back into its extnValue
+		 * OCTET STRING, as rfc8366bis wants the whole TLV. */
+		if (ext.size == 0 || ext.size > 4096) {
+			err = VOUCHER_E_CERT;
+			goto out;
+		}
+		uint8_t hdr[4];
+		size_t hl;
+		hdr[0] = 0x04;
+		if (ext.size < 0x80) {
+			hdr[1] = (uint8_t)ext.size;
+			hl = 2;
+		} else if (ext.size < 0x100) {
+			hdr[1] = 0x81;
+			hdr[2] = (uint8_t)ext.size;
+			hl = 3;
+		} else {
+			hdr[1] = 0x82;
+			hdr[2] = (uint8_t)(ext.size >> 8);
+			hdr[3] = (uint8_t)ext.size;
+			hl = 4;
+		}
+		res_len = hl + ext.size;
+		if ((res = malloc(res_len)) == NULL) {
+			err = VOUCHER_ENOMEM;
+			goto out;
+		}
+		memcpy(res, hdr, hl);
+		memcpy(res + hl, ext.data, ext.size);
+	} else if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		/* RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT
+		 * STRING value, without tag, length and unused-bits count. */
+		uint8_t tag;
+		size_t hdr, vlen, off;
+		if ((err = crt_spki(crt, &spki)) != VOUCHER_OK)
+			goto out;
+		err = VOUCHER_E_CERT;
+		if (tlv(spki.data, spki.size, &tag, &hdr, &vlen) < 0 || tag != 0x30)
+			goto out;
+		off = hdr;
+		size_t alg_hdr, alg_len;
+		if (tlv(spki.data + off, spki.size - off, &tag, &alg_hdr, &alg_len) < 0 ||
+		    tag != 0x30)
+			goto out;
+		off += alg_hdr + alg_len;
+		size_t bs_hdr, bs_len;
+		if (off >= spki.size ||
+		    tlv(spki.data + off, spki.size - off, &tag, &bs_hdr, &bs_len) < 0 ||
+		    tag != 0x03 || bs_len < 1)
+			goto out;
+		const uint8_t *key = spki.data + off + bs_hdr + 1;
+		size_t key_len = bs_len - 1;
+		static const uint8_t prefix[] = {0x04, 0x18, 0x30, 0x16, 0x80, 0x14};
+		res_len = sizeof(prefix) + 20;
+		if ((res = malloc(res_len)) == NULL) {
+			err = VOUCHER_ENOMEM;
+			goto out;
+		}
+		memcpy(res, prefix, sizeof(prefix));
+		rc = gnutls_hash_fast(GNUTLS_DIG_SHA1, key, key_len, res + sizeof(prefix));
+		if (rc < 0) {
+			err = vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+			goto out;
+		}
+	} else {
+		err = vl_gnutls_err(rc, VOUCHER_E_CERT);
+		goto out;
+	}
+	*out = res;
+	*out_len = res_len;
+	res = NULL;
+	err = VOUCHER_OK;
+out:
+	free(res);
+	gnutls_free(ext.data);
+	gnutls_free(spki.data);
+	gnutls_x509_crt_deinit(crt);
+	return err;
+}
+
+voucher_err voucher_x509_check_cmcra(const uint8_t *der, size_t len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	voucher_err err = vl_crt_from_der(der, len, &crt);
+	if (err != VOUCHER_OK)
+		return err;
+	err = VOUCHER_E_NOT_REGISTRAR;
+	for (unsigned i = 0; i < 64; i++) {
+		char oid[128];
+		size_t size = sizeof(oid);
+		int rc = gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &size, NULL);
+		if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue; /* not an OID we know, whatever it is */
+		if (rc < 0) {
+			err = vl_gnutls_err(rc, VOUCHER_E_CERT);
+			break;
+		}
+		if (strcmp(oid, OID_KP_CMCRA) == 0) {
+			err = VOUCHER_OK;
+			break;
+		}
+	}
+	gnutls_x509_crt_deinit(crt);
+	return err;
+}
+
+voucher_err voucher_x509_spki(const uint8_t *der, size_t len, uint8_t **out, size_t *out_len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t spki = {NULL, 0};
+	voucher_err err;
+
+	if (out == NULL || out_len == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	*out_len = 0;
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+		return err;
+	if ((err = crt_spki(crt, &spki)) != VOUCHER_OK)
+		goto out;
+	if ((*out = malloc(spki.size)) == NULL) {
+		err = VOUCHER_ENOMEM;
+		goto out;
+	}
+	memcpy(*out, spki.data, spki.size);
+	*out_len = spki.size;
+out:
+	gnutls_free(spki.data);
+	gnutls_x509_crt_deinit(crt);
+	return err;
+}
+
+voucher_err voucher_x509_spki_sha256(const uint8_t *der, size_t len, uint8_t out[32])
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t spki = {NULL, 0};
+	voucher_err err;
+
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+		return err;
+	if ((err = crt_spki(crt, &spki)) != VOUCHER_OK)
+		goto out;
+	int rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, out);
+	err = vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+out:
+	gnutls_free(spki.data);
+	gnutls_x509_crt_deinit(crt);
+	return err;
+}
+
+voucher_err voucher_x509_ski(const uint8_t *der, size_t len, uint8_t **out, size_t *out_len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	uint8_t buf[64];
+	size_t size = sizeof(buf);
+	unsigned critical = 0;
+	voucher_err err;
+
+	if (out == NULL || out_len == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	*out_len = 0;
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+		return err;
+	int rc = gnutls_x509_crt_get_subject_key_id(crt, buf, &size, &critical);
+	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		err = VOUCHER_E_NOT_FOUND;
+		goto out;
+	}
+	if (rc < 0 || size == 0) {
+		err = rc == GNUTLS_E_MEMORY_ERROR ? VOUCHER_ENOMEM : VOUCHER_E_CERT;
+		goto out;
+	}
+	if ((*out = malloc(size)) == NULL) {
+		err = VOUCHER_ENOMEM;
+		goto out;
+	}
+	memcpy(*out, buf, size);
+	*out_len = size;
+	err = VOUCHER_OK;
+out:
+	gnutls_x509_crt_deinit(crt);
+	return err;
+}
+
+/* ---- chains ------------------------------------------------------------- */
+
+void voucher_x509_chain_free(struct voucher_x509_chain *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->len; i++)
+		free(c->der[i]);
+	free(c->der);
+	free(c->der_len);
+	free(c);
+}
+
+static voucher_err chain_append(struct voucher_x509_chain *c, const uint8_t *der, size_t len)
+{
+	if (c->len >= BRSKI_MAX_CERT_CHAIN)
+		return VOUCHER_E_TOO_LARGE;
+	if (len > VL_MAX_CERT)
+		return VOUCHER_E_TOO_LARGE;
+	uint8_t *copy = malloc(len);
+	if (copy == NULL)
+		return VOUCHER_ENOMEM;
+	memcpy(copy, der, len);
+	c->der[c->len] = copy;
+	c->der_len[c->len] = len;
+	c->len++;
+	return VOUCHER_OK;
+}
+
+voucher_err voucher_x509_chain_load_mem(const uint8_t *data, size_t len,
+                                        struct voucher_x509_chain **out)
+{
+	struct voucher_x509_chain *c = NULL;
+	gnutls_x509_crt_t *list = NULL;
+	unsigned n = 0;
+	voucher_err err;
+
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	if (data == NULL || len == 0)
+		return VOUCHER_E_CERT;
+	if (len > MAX_CHAIN_INPUT)
+		return VOUCHER_E_TOO_LARGE;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->der = calloc(BRSKI_MAX_CERT_CHAIN, sizeof(*c->der))) == NULL ||
+	    (c->der_len = calloc(BRSKI_MAX_CERT_CHAIN, sizeof(*c->der_len))) == NULL) {
+		err = VOUCHER_ENOMEM;
+		goto out;
+	}
+	if (data[0] == 0x30) {
+		/* A single DER certificate; it must be the whole input. */
+		gnutls_x509_crt_t crt = NULL;
+		uint8_t tag;
+		size_t hdr, vlen;
+		if (tlv(data, len, &tag, &hdr, &vlen) < 0) {
+			err = VOUCHER_E_CERT;
+			goto out;
+		}
+		if (hdr + vlen != len) {
+			err = VOUCHER_E_TRAILING_DATA;
+			goto out;
+		}
+		if ((err = vl_crt_from_der(data, len, &crt)) != VOUCHER_OK)
+			goto out;
+		gnutls_x509_crt_deinit(crt);
+		err = chain_append(c, data, len);
+		goto out;
+	}
+	gnutls_datum_t d = {(unsigned char *)data, (unsigned)len};
+	int rc = gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+	if (rc < 0) {
+		err = vl_gnutls_err(rc, VOUCHER_E_CERT);
+		goto out;
+	}
+	if (n == 0) {
+		err = VOUCHER_E_CERT;
+		goto out;
+	}
+	err = VOUCHER_OK;
+	for (unsigned i = 0; i < n && err == VOUCHER_OK; i++) {
+		gnutls_datum_t der = {NULL, 0};
+		rc = gnutls_x509_crt_export2(list[i], GNUTLS_X509_FMT_DER, &der);
+		if (rc < 0)
+			err = vl_gnutls_err(rc, VOUCHER_E_CERT);
+		else
+			err = chain_append(c, der.data, der.size);
+		gnutls_free(der.data);
+	}
+out:
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(list[i]);
+	gnutls_free(list);
+	if (err == VOUCHER_OK) {
+		*out = c;
+		c = NULL;
+	}
+	voucher_x509_chain_free(c);
+	return err;
+}
+
+voucher_err vl_read_file(const char *path, size_t max, uint8_t **out, size_t *out_len)
+{
+	struct brski_buf b;
+	uint8_t chunk[4096];
+	voucher_err err = VOUCHER_OK;
+	int fd;
+
+	*out = NULL;
+	*out_len = 0;
+	if (path == NULL)
+		return VOUCHER_EINVAL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	brski_buf_init(&b, max);
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		if ((err = brski_buf_put(&b, chunk, (size_t)r)) != VOUCHER_OK)
+			break;
+	}
+	close(fd);
+	explicit_bzero(chunk, sizeof(chunk));
+	if (err == VOUCHER_OK && b.len == 0)
+		err = VOUCHER_E_MALFORMED;
+	if (err == VOUCHER_OK)
+		*out = brski_buf_take(&b, out_len);
+	brski_buf_free(&b);
+	return err;
+}
+
+voucher_err voucher_x509_chain_load_file(const char *path, struct voucher_x509_chain **out)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	voucher_err err = vl_read_file(path, MAX_CHAIN_INPUT, &data, &len);
+	if (err == VOUCHER_OK)
+		err = voucher_x509_chain_load_mem(data, len, out);
+	free(data);
+	return err;
+}
