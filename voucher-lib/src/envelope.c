@@ -107,8 +107,8 @@ voucher_err vl_verified_set_payload(struct voucher_verified *v, const uint8_t *p
 }
 
 /* ---- dispatch -------------------------------------------------------------
- * The COSE and JWS back ends are compiled in by voucher-lib/cose-jws.inc,
- * which defines VL_HAVE_COSE / VL_HAVE_JWS when it adds their sources. */
+ * cms.c, cose.c (voucher-lib/cose-jws.inc) and jws.c (same) are always
+ * built; each back end sees only bounded, non-empty input. */
 
 voucher_err voucher_sign(enum voucher_envelope env, const struct voucher_signer *s,
                          const uint8_t *payload, size_t payload_len, uint8_t **out, size_t *out_len)
@@ -124,14 +124,10 @@ voucher_err voucher_sign(enum voucher_envelope env, const struct voucher_signer 
 	switch (env) {
 	case VOUCHER_ENV_CMS:
 		return vl_cms_sign(s, payload, payload_len, out, out_len);
-#ifdef VL_HAVE_COSE
 	case VOUCHER_ENV_COSE:
 		return vl_cose_sign(s, payload, payload_len, out, out_len);
-#endif
-#ifdef VL_HAVE_JWS
 	case VOUCHER_ENV_JWS:
 		return vl_jws_sign(s, payload, payload_len, out, out_len);
-#endif
 	default:
 		return VOUCHER_ENOTSUP;
 	}
@@ -150,14 +146,10 @@ voucher_err voucher_verify(enum voucher_envelope env, const uint8_t *in, size_t 
 	switch (env) {
 	case VOUCHER_ENV_CMS:
 		return vl_cms_verify(in, len, trust, out);
-#ifdef VL_HAVE_COSE
 	case VOUCHER_ENV_COSE:
 		return vl_cose_verify(in, len, trust, out);
-#endif
-#ifdef VL_HAVE_JWS
 	case VOUCHER_ENV_JWS:
 		return vl_jws_verify(in, len, trust, out);
-#endif
 	default:
 		return VOUCHER_ENOTSUP;
 	}
