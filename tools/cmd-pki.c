@@ -96,7 +96,7 @@ static const struct opt_row {
 } init_options[] = {
         {"pledges", "N", OPT_PLEDGES, "issue N pledge IDevIDs (1..9999; default 3)"},
         {"key-type", "TYPE", OPT_KEY_TYPE,
-         "p256 (default), p384, ed25519 or rsa2048; used for every key"},
+         "p256 (default), p384, ed25519 or rsa2048,\nfor every key"},
         {"acme-directory", "URL", OPT_ACME_DIRECTORY,
          "the owner registrar gets certificates from this ACME\n"
          "server (https://) instead of its local CA"},
@@ -121,11 +121,11 @@ static void init_usage(FILE *out)
 		const struct opt_row *o = &init_options[i];
 		int w = fprintf(out, "  --%s%s%s", o->name, o->arg ? " " : "",
 		                o->arg ? o->arg : "");
-		fprintf(out, "%*s", w < 30 ? 30 - w : 1, "");
+		fprintf(out, "%*s", w < 34 ? 34 - w : 1, "");
 		for (const char *h = o->help; *h != '\0'; h++) {
 			fputc(*h, out);
 			if (*h == '\n')
-				fprintf(out, "%30s", "");
+				fprintf(out, "%34s", "");
 		}
 		fputc('\n', out);
 	}
@@ -156,7 +156,9 @@ static void init_usage(FILE *out)
 	        "EKU id-kp-cmcRA, serverAuth, clientAuth. Serials are 126 random bits;\n"
 	        "every certificate has an SKI, every non-root an AKI. notBefore is an hour\n"
 	        "ago; notAfter: IDevIDs 9999-12-31 (IEEE 802.1AR), CAs 10 years, others\n"
-	        "2 years. Listeners get distinct free ports, chosen now.\n"
+	        "2 years. Listeners get distinct free ports, chosen now. The [admin]\n"
+	        "listeners serve the daemon's own TLS certificate: masad and the cloud\n"
+	        "registrar from tls_ca, the owner registrar from the owner domain CA.\n"
 	        "\n"
 	        "An existing DIR is used as it is, unless it holds pki.json: then brski\n"
 	        "refuses (exit 2) without --force. Files the new PKI does not list are\n"
