@@ -152,17 +152,19 @@ static voucher_err write_attrs(asn1_node node, const char *name, const struct at
 {
 	char path[128];
 	int rc = ASN1_SUCCESS;
+	/* Children of the top node are named without a leading dot. */
+	const char *dot = *name ? "." : "";
 
 	for (size_t i = 0; i < n && rc == ASN1_SUCCESS; i++) {
 		if ((rc = asn1_write_value(node, name, "NEW", 1)) != ASN1_SUCCESS)
 			break;
-		snprintf(path, sizeof(path), "%s.?LAST.attrType", name);
+		snprintf(path, sizeof(path), "%s%s?LAST.attrType", name, dot);
 		if ((rc = asn1_write_value(node, path, a[i].oid, 1)) != ASN1_SUCCESS)
 			break;
-		snprintf(path, sizeof(path), "%s.?LAST.attrValues", name);
+		snprintf(path, sizeof(path), "%s%s?LAST.attrValues", name, dot);
 		if ((rc = asn1_write_value(node, path, "NEW", 1)) != ASN1_SUCCESS)
 			break;
-		snprintf(path, sizeof(path), "%s.?LAST.attrValues.?LAST", name);
+		snprintf(path, sizeof(path), "%s%s?LAST.attrValues.?LAST", name, dot);
 		rc = asn1_write_value(node, path, a[i].val, (int)a[i].len);
 	}
 	return asn_err(rc, VOUCHER_E_CRYPTO);
@@ -602,20 +604,70 @@ static voucher_err check_attrs(asn1_node ci, const uint8_t *ct_der, size_t ct_le
 	return VOUCHER_OK;
 }
 
-/* The outer TLV must cover the input exactly; BER indefinite length is left
- * to the decoder, which reports how much it used. */
+/* The outer TLV must cover the input exactly. */
 static voucher_err check_outer(const uint8_t *in, size_t len)
 {
 	int ll = 0;
 	if (len < 2 || in[0] != 0x30)
 		return VOUCHER_E_MALFORMED;
-	if (in[1] == 0x80)
-		return VOUCHER_OK;
 	long l = asn1_get_length_der(in + 1, (int)len - 1, &ll);
 	if (l < 0)
 		return VOUCHER_E_MALFORMED;
 	if ((size_t)l + 1 + (size_t)ll < len)
 		return VOUCHER_E_TRAILING_DATA;
+	return VOUCHER_OK;
+}
+
+#define MAX_DER_DEPTH 24
+
+/* Every constructed element is exactly filled by its children, all lengths
+ * are definite and minimal. libtasn1 does not check that an EXPLICIT
+ * wrapper's length agrees with what it wraps, so we walk the whole TLV
+ * tree first (iteratively: the depth is the sender's choice). */
+static voucher_err check_der_nesting(const uint8_t *in, size_t len)
+{
+	size_t ends[MAX_DER_DEPTH];
+	size_t depth = 0, pos = 0;
+
+	while (pos < len) {
+		while (depth > 0 && pos == ends[depth - 1])
+			depth--;
+		if (depth == 0 && pos != 0)
+			return VOUCHER_E_TRAILING_DATA;
+		size_t limit = depth ? ends[depth - 1] : len;
+		if (limit - pos < 2 || (in[pos] & 0x1f) == 0x1f)
+			return VOUCHER_E_MALFORMED; /* no multi-byte tags in CMS */
+		uint8_t b = in[pos + 1];
+		size_t hdr, vlen;
+		if (b < 0x80) {
+			hdr = 2;
+			vlen = b;
+		} else {
+			size_t nb = b & 0x7f;
+			if (nb == 0 || nb > 3 || limit - pos < 2 + nb || in[pos + 2] == 0)
+				return VOUCHER_E_MALFORMED; /* indefinite, huge or padded */
+			vlen = 0;
+			for (size_t i = 0; i < nb; i++)
+				vlen = vlen << 8 | in[pos + 2 + i];
+			if (vlen < 0x80)
+				return VOUCHER_E_MALFORMED; /* not minimal */
+			hdr = 2 + nb;
+		}
+		if (vlen > limit - pos - hdr)
+			return VOUCHER_E_MALFORMED;
+		size_t end = pos + hdr + vlen;
+		if (in[pos] & 0x20) {
+			if (depth == MAX_DER_DEPTH)
+				return VOUCHER_E_TOO_DEEP;
+			ends[depth++] = end;
+			pos += hdr;
+		} else {
+			pos = end;
+		}
+	}
+	for (size_t i = 0; i < depth; i++)
+		if (ends[i] != len)
+			return VOUCHER_E_MALFORMED;
 	return VOUCHER_OK;
 }
 
@@ -638,7 +690,8 @@ voucher_err vl_cms_verify(const uint8_t *in, size_t len, const struct voucher_tr
 	*out = NULL;
 	if (len > VL_MAX_ENVELOPE)
 		return VOUCHER_E_TOO_LARGE;
-	if ((err = check_outer(in, len)) != VOUCHER_OK)
+	if ((err = check_outer(in, len)) != VOUCHER_OK ||
+	    (err = check_der_nesting(in, len)) != VOUCHER_OK)
 		return err;
 	if ((err = defs(&d)) != VOUCHER_OK)
 		return err;
@@ -646,7 +699,9 @@ voucher_err vl_cms_verify(const uint8_t *in, size_t len, const struct voucher_tr
 	                   VOUCHER_E_CRYPTO)) != VOUCHER_OK)
 		return err;
 	int used = (int)len;
-	int rc = asn1_der_decoding2(&ci, in, &used, ASN1_DECODE_FLAG_ALLOW_PADDING, errbuf);
+	int rc = asn1_der_decoding2(&ci, in, &used,
+	                            ASN1_DECODE_FLAG_ALLOW_PADDING | ASN1_DECODE_FLAG_STRICT_DER,
+	                            errbuf);
 	if (rc != ASN1_SUCCESS) {
 		err = asn_err(rc, VOUCHER_E_MALFORMED);
 		goto out;
