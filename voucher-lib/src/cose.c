@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/compat.h"
+#include "cose-jws.h"
 #include "envelope.h"
 #include "rawsig.h"
 
@@ -530,8 +531,10 @@ static voucher_err check_sig(const struct cose_msg *m, const struct brski_buf *t
 	return vl_raw_verify(alg, cert, tbs->data, tbs->len, m->sig, m->sig_len);
 }
 
-voucher_err vl_cose_verify(const uint8_t *in, size_t len, const struct voucher_trust *trust,
-                           struct voucher_verified **out)
+/* Parse, then either verify (the signature, then the chain) or, for
+ * voucher_envelope_decode_unverified, only collect what was carried. */
+static voucher_err cose_open(const uint8_t *in, size_t len, int verify,
+                             const struct voucher_trust *trust, struct voucher_verified **out)
 {
 	struct cose_msg *m = NULL;
 	struct voucher_verified *v = NULL;
@@ -554,6 +557,20 @@ voucher_err vl_cose_verify(const uint8_t *in, size_t len, const struct voucher_t
 	    VOUCHER_OK)
 		goto out;
 
+	if (!verify) {
+		if ((e = vl_verified_new(VOUCHER_ENV_COSE, &v)) != VOUCHER_OK ||
+		    (e = vl_verified_set_payload(v, m->payload, m->payload_len)) != VOUCHER_OK)
+			goto out;
+		for (size_t i = 0; i < m->nchain && e == VOUCHER_OK; i++)
+			e = vl_verified_add_cert(v, m->chain[i].data, m->chain[i].size);
+		for (size_t i = 0; i < m->nbag && e == VOUCHER_OK; i++)
+			e = vl_verified_add_cert(v, m->bag[i].data, m->bag[i].size);
+		if (e != VOUCHER_OK)
+			goto out;
+		*out = v;
+		v = NULL;
+		goto out;
+	}
 	if (m->nchain > 0) {
 		/* x5chain is ordered: its first certificate is the signer's. */
 		signer = &m->chain[0];
@@ -599,6 +616,17 @@ out:
 	brski_buf_free(&tbs);
 	free(m);
 	return e;
+}
+
+voucher_err vl_cose_verify(const uint8_t *in, size_t len, const struct voucher_trust *trust,
+                           struct voucher_verified **out)
+{
+	return cose_open(in, len, 1, trust, out);
+}
+
+voucher_err vl_cose_decode(const uint8_t *in, size_t len, struct voucher_verified **out)
+{
+	return cose_open(in, len, 0, NULL, out);
 }
 
 voucher_err voucher_cose_strip_unprotected_certs(const uint8_t *in, size_t len, uint8_t **out,

@@ -20,6 +20,7 @@
 #include <voucher/sign.h>
 
 #include "b64.h"
+#include "cose-jws.h"
 #include "common/buf.h"
 #include "common/compat.h"
 #include "common/str.h"
@@ -217,8 +218,10 @@ out:
 	return e;
 }
 
-voucher_err vl_jws_verify(const uint8_t *in, size_t len, const struct voucher_trust *trust,
-                          struct voucher_verified **out)
+/* Parse, then either verify (the signature, then the chain) or, for
+ * voucher_envelope_decode_unverified, only collect what was carried. */
+static voucher_err jws_open(const uint8_t *in, size_t len, int verify,
+                            const struct voucher_trust *trust, struct voucher_verified **out)
 {
 	json_t *root = NULL, *sigs = NULL, *header = NULL;
 	struct voucher_verified *v = NULL;
@@ -278,15 +281,21 @@ voucher_err vl_jws_verify(const uint8_t *in, size_t len, const struct voucher_tr
 	    (e = brski_buf_putc(&input, '.')) != VOUCHER_OK ||
 	    (e = brski_buf_put(&input, pay_txt, pay_len)) != VOUCHER_OK)
 		goto out;
-	if ((e = vl_raw_verify(h.alg, &h.x5c[0], input.data, input.len, sig.data, sig.len)) !=
-	    VOUCHER_OK)
+	if (verify && (e = vl_raw_verify(h.alg, &h.x5c[0], input.data, input.len, sig.data,
+	                                 sig.len)) != VOUCHER_OK)
 		goto out;
 
 	if ((e = vl_verified_new(VOUCHER_ENV_JWS, &v)) != VOUCHER_OK ||
 	    (e = vl_verified_set_payload(v, payload.data, payload.len)) != VOUCHER_OK)
 		goto out;
 	v->jws_signatures = nsigs;
-	if ((e = vl_chain_verify(trust, &h.x5c[0], h.x5c + 1, h.nx5c - 1, v)) != VOUCHER_OK)
+	if (verify) {
+		e = vl_chain_verify(trust, &h.x5c[0], h.x5c + 1, h.nx5c - 1, v);
+	} else {
+		for (size_t i = 0; i < h.nx5c && e == VOUCHER_OK; i++)
+			e = vl_verified_add_cert(v, h.x5c[i].data, h.x5c[i].size);
+	}
+	if (e != VOUCHER_OK)
 		goto out;
 	*out = v;
 	v = NULL;
@@ -299,6 +308,17 @@ out:
 	brski_buf_free(&input);
 	brski_buf_free(&h.der);
 	return e;
+}
+
+voucher_err vl_jws_verify(const uint8_t *in, size_t len, const struct voucher_trust *trust,
+                          struct voucher_verified **out)
+{
+	return jws_open(in, len, 1, trust, out);
+}
+
+voucher_err vl_jws_decode(const uint8_t *in, size_t len, struct voucher_verified **out)
+{
+	return jws_open(in, len, 0, NULL, out);
 }
 
 static int dump_cb(const char *p, size_t n, void *data)

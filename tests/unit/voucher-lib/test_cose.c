@@ -280,6 +280,19 @@ static void test_wrong_signer(void **state)
 	make_msg(&m, 1, &prot, &unprot, &e->other.signer);
 	assert_int_equal(verify(&m, e->t_es), VOUCHER_E_SIG_INVALID);
 	assert_int_equal(verify(&m, NULL), VOUCHER_E_SIG_INVALID);
+	/* Decoding without verifying shows what was carried. */
+	struct voucher_verified *v = NULL;
+	assert_int_equal(voucher_envelope_decode_unverified(VOUCHER_ENV_COSE, m.b, m.n, &v),
+	                 VOUCHER_OK);
+	assert_int_equal(v->chain_len, 1);
+	assert_memory_equal(v->chain[0], e->es.signer.der.data, e->es.signer.der.size);
+	voucher_verified_free(v);
+	v = NULL;
+	assert_int_equal(voucher_envelope_decode_unverified(VOUCHER_ENV_COSE, m.b, m.n - 1, &v),
+	                 VOUCHER_E_MALFORMED);
+	assert_null(v);
+	assert_int_equal(voucher_envelope_decode_unverified(VOUCHER_ENV_CMS, m.b, m.n, &v),
+	                 VOUCHER_ENOTSUP);
 	/* In a bag, no certificate fits. */
 	unprot.b[2] = 32;
 	make_msg(&m, 1, &prot, &unprot, &e->other.signer);
@@ -549,6 +562,13 @@ static void test_strip(void **state)
 	struct voucher_verified *v = NULL;
 	assert_int_equal(voucher_verify(VOUCHER_ENV_COSE, stripped, slen, NULL, &v),
 	                 VOUCHER_E_CERT);
+	/* ... but it still decodes, for display. */
+	assert_int_equal(voucher_envelope_decode_unverified(VOUCHER_ENV_COSE, stripped, slen, &v),
+	                 VOUCHER_OK);
+	assert_int_equal(v->chain_len, 0);
+	assert_memory_equal(v->payload, payload, sizeof(payload));
+	voucher_verified_free(v);
+	v = NULL;
 	free(stripped);
 
 	/* Other unprotected entries survive, in order, byte for byte. */

@@ -333,6 +333,16 @@ static void test_handmade_bad(void **state)
 	make_jws(&m, h, &e->other.signer, "", "", "");
 	assert_int_equal(verify(&m, e->t_es, NULL), VOUCHER_E_SIG_INVALID);
 	assert_int_equal(verify(&m, NULL, NULL), VOUCHER_E_SIG_INVALID);
+	/* Decoding without verifying shows what was carried. */
+	struct voucher_verified *dv = NULL;
+	assert_int_equal(
+	        voucher_envelope_decode_unverified(VOUCHER_ENV_JWS, (uint8_t *)m.text, m.n, &dv),
+	        VOUCHER_OK);
+	assert_int_equal(dv->chain_len, 1);
+	assert_int_equal(dv->jws_signatures, 1);
+	assert_memory_equal(dv->payload, payload, PAYLOAD_LEN);
+	assert_memory_equal(dv->chain[0], id->der.data, id->der.size);
+	voucher_verified_free(dv);
 	/* unknown member in a signature, header not an object, header
 	 * repeating a protected name */
 	make_jws(&m, h, id, ",\"extra\":1", "", "");

@@ -118,6 +118,18 @@ VOUCHER_API voucher_err voucher_verify(enum voucher_envelope env, const uint8_t 
 VOUCHER_API voucher_err voucher_cose_strip_unprotected_certs(const uint8_t *in, size_t len,
                                                              uint8_t **out, size_t *out_len);
 
+/* Decode an envelope WITHOUT verifying it: syntax checks only, no signature
+ * and no chain check. For display and debugging (`brski voucher show`);
+ * never act on what it returns. Fills the same struct as voucher_verify:
+ * the payload, and the certificates as carried, in the order carried (COSE:
+ * x5chain then x5bag; JWS: the first signature's x5c), jws_signatures for
+ * JWS. COSE and JWS only: VOUCHER_ENOTSUP for CMS. Errors otherwise as
+ * voucher_verify's parse errors. *out is new on success (free with
+ * voucher_verified_free), NULL on failure. Thread-safe. */
+VOUCHER_API voucher_err voucher_envelope_decode_unverified(enum voucher_envelope env,
+                                                           const uint8_t *in, size_t len,
+                                                           struct voucher_verified **out);
+
 #ifdef __cplusplus
 }
 #endif
