@@ -17,5 +17,6 @@ struct brski_cmd {
 };
 
 int brski_cmd_pki(int argc, char **argv);
+int brski_cmd_voucher(int argc, char **argv);
 
 #endif
