@@ -35,7 +35,7 @@ struct store_val {
 typedef voucher_err (*store_row_fn)(void *arg, const struct store_val *cols, size_t ncols);
 
 /* A dialect token and its expansion. */
-struct store_token {
+struct store_dialect {
 	const char *name; /* "{NOW}" */
 	const char *text;
 };
@@ -45,7 +45,7 @@ struct store_conn; /* backend connection, opaque to store.c */
 struct store_ops {
 	const char *name;
 	/* Dialect tokens, terminated by a NULL name. */
-	const struct store_token *tokens;
+	const struct store_dialect *tokens;
 	voucher_err (*open)(const char *target, const struct store_opts *opts, void **ctx,
 	                    char *err, size_t errlen);
 	void (*close)(void *ctx);
@@ -79,7 +79,7 @@ extern const struct store_ops store_pg_ops;
 
 /* Expand the dialect tokens in sql and, when qmark is true, turn $N into
  * ?N (SQLite's numbered parameter). Returns a malloc'ed string or NULL. */
-char *store_sql_expand(const char *sql, const struct store_token *tokens, bool qmark);
+char *store_sql_expand(const char *sql, const struct store_dialect *tokens, bool qmark);
 
 /* Statement count, for the backends' per-connection prepared-statement
  * arrays. */

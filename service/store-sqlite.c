@@ -47,7 +47,7 @@ struct sq_ctx {
 
 /* {NOW} is the database's clock in Unix seconds: one clock for every
  * writer, whatever host it runs on. */
-static const struct store_token sq_tokens[] = {
+static const struct store_dialect sq_tokens[] = {
         {"{NOW}", "CAST(strftime('%s','now') AS INTEGER)"},
         {"{ID}", "INTEGER PRIMARY KEY AUTOINCREMENT"},
         {"{BLOB}", "BLOB"},
