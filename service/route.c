@@ -157,6 +157,8 @@ unsigned svc_http_status(voucher_err err)
 		return 409;
 	case VOUCHER_E_TOO_LARGE:
 		return 413;
+	case VOUCHER_E_NOT_ACCEPTABLE:
+		return 406;
 	case VOUCHER_E_CONTENT_TYPE:
 		return 415;
 	case VOUCHER_ENOTSUP:

@@ -67,6 +67,7 @@ enum {
 	VOUCHER_E_KEY = -1031,             /* private key unusable */
 	VOUCHER_E_UNKNOWN_CRITICAL = -1032, /* critical header parameter not understood */
 	VOUCHER_E_WRONG_KIND = -1033, /* a voucher where a voucher-request was expected, or the reverse */
+	VOUCHER_E_NOT_ACCEPTABLE = -1034, /* no acceptable response type (HTTP 406) */
 };
 
 /*
