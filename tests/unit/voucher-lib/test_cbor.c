@@ -131,7 +131,7 @@ static const struct cbor_case cases[] = {
         {"a1190993a20b61780f6178", 0, 0, VOUCHER_E_BAD_TYPE, "extensions"},
         {"a1190993a20b61780f8261616161", 0, 0, VOUCHER_E_DUPLICATE, "extensions"},
         {"a1190993a20b61780f81f5", 0, 0, VOUCHER_E_BAD_TYPE, "extensions"},
-        {"a1190993a10b62c328", 0, 0, VOUCHER_E_BAD_TYPE, "serial-number"},   /* bad UTF-8 */
+        {"a1190993a10b62c328", 0, 0, VOUCHER_E_MALFORMED, ""}, /* bad UTF-8: libcbor refuses it */
         {"a1190993a10b63610062", 0, 0, VOUCHER_E_BAD_TYPE, "serial-number"}, /* NUL */
         {"a1190993a10743010203", 0, 0, VOUCHER_E_SCHEMA, "nonce"},
         {"a1190993a107480102030405060708", 0, 0, VOUCHER_E_MISSING, "serial-number"},
