@@ -219,7 +219,7 @@ static void sigalg_for(gnutls_pk_algorithm_t pk, const char **oid, const uint8_t
 voucher_err vl_cms_sign(const struct voucher_signer *s, const uint8_t *payload, size_t payload_len,
                         uint8_t **out, size_t *out_len)
 {
-	asn1_node d = NULL, attrs = NULL, ci = NULL;
+	asn1_node d = NULL, ci = NULL;
 	uint8_t md[64 + 2], st[20], *attrs_der = NULL;
 	size_t md_len, st_len = 0, attrs_len = 0;
 	gnutls_datum_t sig = {NULL, 0}, issuer = {NULL, 0};
@@ -249,17 +249,6 @@ voucher_err vl_cms_sign(const struct voucher_signer *s, const uint8_t *payload, 
 	        {OID_SIGNING_TIME, st, st_len},
 	        {OID_MESSAGE_DIGEST, md, md_len + 2},
 	};
-
-	/* The signature covers the DER SET OF the attributes; libtasn1 sorts
-	 * SET OF elements, so the same attributes written into the SignerInfo
-	 * below encode to the same content under the [0] tag. */
-	if ((err = asn_err(asn1_create_element(d, "VoucherCMS.SignedAttributes", &attrs),
-	                   VOUCHER_E_CRYPTO)) != VOUCHER_OK ||
-	    (err = write_attrs(attrs, "", a, 3)) != VOUCHER_OK ||
-	    (err = encode(attrs, "", &attrs_der, &attrs_len)) != VOUCHER_OK)
-		goto out;
-	if ((err = vl_signer_sign(s, dig, attrs_der, attrs_len, &sig)) != VOUCHER_OK)
-		goto out;
 
 	gnutls_x509_crt_t leaf = vl_signer_chain_crt(s, 0);
 	if ((rc = gnutls_x509_crt_get_raw_issuer_dn(leaf, &issuer)) < 0 ||
@@ -306,17 +295,29 @@ voucher_err vl_cms_sign(const struct voucher_signer *s, const uint8_t *payload, 
 	W("content.signerInfos.?LAST.digestAlgorithm.parameters", NULL, 0);
 	W("content.signerInfos.?LAST.signatureAlgorithm.algorithm", sig_oid, 1);
 	W("content.signerInfos.?LAST.signatureAlgorithm.parameters", sig_params, sig_params_len);
-	W("content.signerInfos.?LAST.signature", sig.data, sig.size);
 	W("content.signerInfos.?LAST.unsignedAttrs", NULL, 0);
-#undef W
 	if ((err = write_attrs(ci, "content.signerInfos.?LAST.signedAttrs", a, 3)) != VOUCHER_OK)
 		goto out;
+	/* The signature covers the DER of the signed attributes with the SET
+	 * tag instead of [0] IMPLICIT (RFC 5652 section 5.4); libtasn1 sorts
+	 * the SET OF as DER wants. */
+	if ((err = encode(ci, "content.signerInfos.?LAST.signedAttrs", &attrs_der, &attrs_len)) !=
+	    VOUCHER_OK)
+		goto out;
+	if (attrs_len < 2 || attrs_der[0] != 0xa0) {
+		err = VOUCHER_E_CRYPTO;
+		goto out;
+	}
+	attrs_der[0] = 0x31;
+	if ((err = vl_signer_sign(s, dig, attrs_der, attrs_len, &sig)) != VOUCHER_OK)
+		goto out;
+	W("content.signerInfos.?LAST.signature", sig.data, sig.size);
+#undef W
 	err = encode(ci, "", out, out_len);
 	goto out;
 asn:
 	err = asn_err(rc, VOUCHER_E_CRYPTO);
 out:
-	asn1_delete_structure(&attrs);
 	asn1_delete_structure(&ci);
 	free(attrs_der);
 	gnutls_free(sig.data);
@@ -495,17 +496,90 @@ static voucher_err read_certs(asn1_node ci, struct certs *c)
 	return VOUCHER_OK;
 }
 
-/* Find the certificate the SignerIdentifier names. */
-static voucher_err find_signer(asn1_node ci, const struct certs *c, size_t *idx)
+/* A view into the bytes of a DER certificate. */
+struct span {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* Read the TLV at *pos (bounded by end): its tag, the whole TLV and its
+ * value. -1 when it runs past end or the length is not DER. */
+static int next_tlv(const uint8_t *in, size_t *pos, size_t end, uint8_t *tag, struct span *tlv,
+                    struct span *val)
+{
+	int ll = 0;
+	if (*pos >= end || end - *pos < 2 || end - *pos > INT32_MAX)
+		return -1;
+	long l = asn1_get_length_der(in + *pos + 1, (int)(end - *pos - 1), &ll);
+	if (l < 0 || (size_t)l > end - *pos - 1 - (size_t)ll)
+		return -1;
+	*tag = in[*pos];
+	size_t hdr = 1 + (size_t)ll;
+	tlv->p = in + *pos;
+	tlv->len = hdr + (size_t)l;
+	val->p = in + *pos + hdr;
+	val->len = (size_t)l;
+	*pos += tlv->len;
+	return 0;
+}
+
+/* The issuer Name (TLV), serialNumber (INTEGER contents) and
+ * SubjectPublicKeyInfo (TLV) of a DER certificate, found by walking its
+ * TBSCertificate rather than by a full parse: on the hot path the chain
+ * was validated before (and a full parse happens in vl_chain_verify when
+ * it was not). */
+static int crt_fields(const gnutls_datum_t *der, struct span *issuer, struct span *serial,
+                      struct span *spki)
+{
+	struct span tlv, val;
+	uint8_t tag;
+	size_t pos = 0;
+
+	if (next_tlv(der->data, &pos, der->size, &tag, &tlv, &val) < 0 || tag != 0x30)
+		return -1;
+	size_t cpos = (size_t)(val.p - der->data), cend = cpos + val.len;
+	if (next_tlv(der->data, &cpos, cend, &tag, &tlv, &val) < 0 || tag != 0x30)
+		return -1; /* tbsCertificate */
+	size_t tpos = (size_t)(val.p - der->data), tend = tpos + val.len;
+	if (next_tlv(der->data, &tpos, tend, &tag, &tlv, &val) < 0)
+		return -1;
+	if (tag == 0xa0 && next_tlv(der->data, &tpos, tend, &tag, &tlv, &val) < 0)
+		return -1; /* [0] version, then serialNumber */
+	if (tag != 0x02)
+		return -1;
+	*serial = val;
+	if (next_tlv(der->data, &tpos, tend, &tag, &tlv, &val) < 0 || tag != 0x30)
+		return -1; /* signature */
+	if (next_tlv(der->data, &tpos, tend, &tag, issuer, &val) < 0 || tag != 0x30)
+		return -1;
+	if (next_tlv(der->data, &tpos, tend, &tag, &tlv, &val) < 0 || tag != 0x30)
+		return -1; /* validity */
+	if (next_tlv(der->data, &tpos, tend, &tag, &tlv, &val) < 0 || tag != 0x30)
+		return -1; /* subject */
+	if (next_tlv(der->data, &tpos, tend, &tag, spki, &val) < 0 || tag != 0x30)
+		return -1;
+	return 0;
+}
+
+static int span_eq(const struct span *a, const uint8_t *b, size_t blen)
+{
+	return a->len == blen && memcmp(a->p, b, blen) == 0;
+}
+
+/* Find the certificate the SignerIdentifier names and import its public
+ * key into *pub (caller deinits). */
+static voucher_err find_signer(asn1_node ci, const struct certs *c, size_t *idx,
+                               gnutls_pubkey_t *pub)
 {
 	const char *sid = "content.signerInfos.?1.sid";
 	char choice[64], path[96];
-	int len;
+	uint8_t *want_a = NULL, *want_b = NULL;
+	size_t la = 0, lb = 0;
+	int len, rc;
+	struct span spki = {NULL, 0};
 	voucher_err err = read_fixed(ci, sid, choice, sizeof(choice), &len);
 	if (err != VOUCHER_OK)
 		return err;
-	uint8_t *want_a = NULL, *want_b = NULL;
-	size_t la = 0, lb = 0;
 	int by_ski = strcmp(choice, "subjectKeyIdentifier") == 0;
 	if (by_ski) {
 		snprintf(path, sizeof(path), "%s.subjectKeyIdentifier", sid);
@@ -526,32 +600,38 @@ static voucher_err find_signer(asn1_node ci, const struct certs *c, size_t *idx)
 	/* Not carried: we have nothing to verify with. */
 	err = VOUCHER_E_CERT;
 	for (size_t i = 0; i < c->n && err == VOUCHER_E_CERT; i++) {
-		gnutls_x509_crt_t crt = NULL;
-		if (vl_crt_from_der(c->der[i].data, c->der[i].size, &crt) != VOUCHER_OK)
-			continue;
 		if (by_ski) {
+			gnutls_x509_crt_t crt = NULL;
 			uint8_t ski[64];
 			size_t sl = sizeof(ski);
 			unsigned crit;
+			if (vl_crt_from_der(c->der[i].data, c->der[i].size, &crt) != VOUCHER_OK)
+				continue;
 			if (gnutls_x509_crt_get_subject_key_id(crt, ski, &sl, &crit) >= 0 &&
 			    sl == la && memcmp(ski, want_a, la) == 0) {
 				*idx = i;
-				err = VOUCHER_OK;
+				err = vl_crt_pubkey(crt, pub);
 			}
+			gnutls_x509_crt_deinit(crt);
 		} else {
-			gnutls_datum_t dn = {NULL, 0};
-			uint8_t serial[64];
-			size_t sl = sizeof(serial);
-			if (gnutls_x509_crt_get_raw_issuer_dn(crt, &dn) >= 0 &&
-			    gnutls_x509_crt_get_serial(crt, serial, &sl) >= 0 && dn.size == la &&
-			    memcmp(dn.data, want_a, la) == 0 && sl == lb &&
-			    memcmp(serial, want_b, lb) == 0) {
+			struct span issuer, serial;
+			if (crt_fields(&c->der[i], &issuer, &serial, &spki) < 0)
+				continue;
+			if (span_eq(&issuer, want_a, la) && span_eq(&serial, want_b, lb)) {
 				*idx = i;
-				err = VOUCHER_OK;
+				gnutls_datum_t d = {(unsigned char *)spki.p, (unsigned)spki.len};
+				if ((rc = gnutls_pubkey_init(pub)) < 0) {
+					err = vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+				} else if ((rc = gnutls_pubkey_import(*pub, &d,
+				                                      GNUTLS_X509_FMT_DER)) < 0) {
+					gnutls_pubkey_deinit(*pub);
+					*pub = NULL;
+					err = vl_gnutls_err(rc, VOUCHER_E_CERT);
+				} else {
+					err = VOUCHER_OK;
+				}
 			}
-			gnutls_free(dn.data);
 		}
-		gnutls_x509_crt_deinit(crt);
 	}
 	free(want_a);
 	free(want_b);
@@ -794,14 +874,7 @@ voucher_err vl_cms_verify(const uint8_t *in, size_t len, const struct voucher_tr
 		goto out;
 	}
 	attrs[0] = 0x31;
-	if ((err = find_signer(ci, &c, &signer)) != VOUCHER_OK)
-		goto out;
-	gnutls_x509_crt_t crt = NULL;
-	if ((err = vl_crt_from_der(c.der[signer].data, c.der[signer].size, &crt)) != VOUCHER_OK)
-		goto out;
-	err = vl_crt_pubkey(crt, &pub);
-	gnutls_x509_crt_deinit(crt);
-	if (err != VOUCHER_OK)
+	if ((err = find_signer(ci, &c, &signer, &pub)) != VOUCHER_OK)
 		goto out;
 	if ((err = vl_verify_data(pub, algo, attrs, attrs_len, sig, sig_len)) != VOUCHER_OK)
 		goto out;

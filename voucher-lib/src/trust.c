@@ -18,10 +18,14 @@
 #define MAX_TRUST_FILE (4 * 1024 * 1024)
 #define MAX_ANCHORS    1024
 
+/* A chain validation that passed: which carried certificates, in which
+ * order, formed the path, and while it stays valid. */
 struct cache_slot {
-	uint8_t key[32];   /* SHA-256 over the path */
+	uint8_t key[32];   /* SHA-256 over the signer and the carried certificates */
 	time_t not_before; /* latest activation time on the path */
 	time_t not_after;  /* earliest expiry on the path */
+	uint8_t path_len;  /* issuers after the signer */
+	uint8_t path[BRSKI_MAX_CERT_CHAIN]; /* their indices in the carried pool */
 	int used;
 };
 
@@ -201,18 +205,21 @@ static voucher_err check_times(const struct path *p, time_t now, time_t *nb, tim
 	return VOUCHER_OK;
 }
 
-static voucher_err path_key(const struct path *p, uint8_t key[32])
+/* The cache key: the signer and the other carried certificates, in the
+ * order carried, each length-prefixed so that different splits differ. */
+static voucher_err carried_key(const gnutls_datum_t *signer, const gnutls_datum_t *const *pool,
+                               size_t npool, uint8_t key[32])
 {
 	gnutls_hash_hd_t h = NULL;
 	int rc = gnutls_hash_init(&h, GNUTLS_DIG_SHA256);
 	if (rc < 0)
 		return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
-	for (size_t i = 0; i < p->n; i++) {
-		/* Length-prefixed so that different splits cannot collide. */
-		uint8_t l[4] = {(uint8_t)(p->der[i]->size >> 24), (uint8_t)(p->der[i]->size >> 16),
-		                (uint8_t)(p->der[i]->size >> 8), (uint8_t)p->der[i]->size};
+	for (size_t i = 0; i <= npool; i++) {
+		const gnutls_datum_t *d = i == 0 ? signer : pool[i - 1];
+		uint8_t l[4] = {(uint8_t)(d->size >> 24), (uint8_t)(d->size >> 16),
+		                (uint8_t)(d->size >> 8), (uint8_t)d->size};
 		gnutls_hash(h, l, sizeof(l));
-		gnutls_hash(h, p->der[i]->data, p->der[i]->size);
+		gnutls_hash(h, d->data, d->size);
 	}
 	gnutls_hash_deinit(h, key);
 	return VOUCHER_OK;
@@ -224,7 +231,10 @@ static struct cache_slot *slot_for(const struct voucher_trust *t, const uint8_t 
 	return (struct cache_slot *)&t->slots[i];
 }
 
-static int cache_lookup(const struct voucher_trust *t, const uint8_t key[32], time_t now)
+/* On a hit, copy the path out of the slot (under the lock: a writer may
+ * replace the slot right after). */
+static int cache_lookup(const struct voucher_trust *t, const uint8_t key[32], time_t now,
+                        struct cache_slot *hit_out)
 {
 	pthread_mutex_t *lock = (pthread_mutex_t *)&t->lock;
 	struct voucher_trust_stats *st = (struct voucher_trust_stats *)&t->st;
@@ -235,6 +245,8 @@ static int cache_lookup(const struct voucher_trust *t, const uint8_t key[32], ti
 		struct cache_slot *s = slot_for(t, key);
 		hit = s->used && memcmp(s->key, key, 32) == 0 && now >= s->not_before &&
 		      now <= s->not_after;
+		if (hit)
+			*hit_out = *s;
 	}
 	if (hit)
 		st->hits++;
@@ -244,22 +256,16 @@ static int cache_lookup(const struct voucher_trust *t, const uint8_t key[32], ti
 	return hit;
 }
 
-static void cache_store(const struct voucher_trust *t, const uint8_t key[32], time_t nb, time_t na,
-                        int ok)
+static void cache_store(const struct voucher_trust *t, const struct cache_slot *entry, int ok)
 {
 	pthread_mutex_t *lock = (pthread_mutex_t *)&t->lock;
 	struct voucher_trust_stats *st = (struct voucher_trust_stats *)&t->st;
 
 	pthread_mutex_lock(lock);
-	if (!ok) {
+	if (!ok)
 		st->failures++;
-	} else if (t->cache_on) {
-		struct cache_slot *s = slot_for(t, key);
-		memcpy(s->key, key, 32);
-		s->not_before = nb;
-		s->not_after = na;
-		s->used = 1;
-	}
+	else if (t->cache_on)
+		*slot_for(t, entry->key) = *entry;
 	pthread_mutex_unlock(lock);
 }
 
@@ -336,6 +342,30 @@ static void chain_clear(struct voucher_verified *v)
 	v->chain_len = 0;
 }
 
+/* Record the chain in v: the signer, the path (indices into pool), then
+ * what was carried but is not on the path. */
+static voucher_err record_chain(struct voucher_verified *v, const gnutls_datum_t *signer,
+                                const gnutls_datum_t *const *pool, size_t npool,
+                                const uint8_t *path, size_t path_len)
+{
+	int on_path[BRSKI_MAX_CERT_CHAIN] = {0};
+	voucher_err err = VOUCHER_OK;
+	size_t total = 1 + npool;
+
+	if ((v->chain = calloc(total, sizeof(*v->chain))) == NULL ||
+	    (v->chain_der_len = calloc(total, sizeof(*v->chain_der_len))) == NULL)
+		return VOUCHER_ENOMEM;
+	err = chain_push(v, signer);
+	for (size_t i = 0; i < path_len && err == VOUCHER_OK; i++) {
+		on_path[path[i]] = 1;
+		err = chain_push(v, pool[path[i]]);
+	}
+	for (size_t i = 0; i < npool && err == VOUCHER_OK; i++)
+		if (!on_path[i])
+			err = chain_push(v, pool[i]);
+	return err;
+}
+
 voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datum_t *signer_der,
                             const gnutls_datum_t *certs, size_t ncerts, struct voucher_verified *v)
 {
@@ -343,12 +373,13 @@ voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datu
 	const gnutls_datum_t *pool[BRSKI_MAX_CERT_CHAIN];
 	int on_path[BRSKI_MAX_CERT_CHAIN] = {0};
 	struct path p = {0};
+	struct cache_slot entry;
 	size_t npool = 0;
 	voucher_err err;
-	time_t now = time(NULL), nb = 0, na = 0;
-	uint8_t key[32];
+	time_t now = time(NULL);
 
 	chain_clear(v);
+	memset(&entry, 0, sizeof(entry));
 	if (signer_der == NULL || (ncerts > 0 && certs == NULL))
 		return VOUCHER_EINVAL;
 	/* The pool: the carried certificates other than the signer. */
@@ -363,6 +394,19 @@ voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datu
 		if (npool + 1 >= BRSKI_MAX_CERT_CHAIN)
 			return VOUCHER_E_TOO_LARGE;
 		pool[npool++] = &certs[i];
+	}
+	/* A chain validated before, still within every validity period: no
+	 * parsing, no signature checks. */
+	if (trust != NULL) {
+		if ((err = carried_key(signer_der, pool, npool, entry.key)) != VOUCHER_OK)
+			return err;
+		struct cache_slot hit;
+		if (cache_lookup(trust, entry.key, now, &hit)) {
+			err = record_chain(v, signer_der, pool, npool, hit.path, hit.path_len);
+			if (err != VOUCHER_OK)
+				chain_clear(v);
+			return err;
+		}
 	}
 	if ((err = vl_crt_from_der(signer_der->data, signer_der->size, &p.crt[0])) != VOUCHER_OK)
 		goto out;
@@ -384,36 +428,23 @@ voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datu
 		if (found == npool)
 			break;
 		on_path[found] = 1;
+		entry.path[entry.path_len++] = (uint8_t)found;
 		p.crt[p.n] = parsed[found];
 		p.der[p.n] = pool[found];
 		p.n++;
 	}
-	if ((err = check_times(&p, now, &nb, &na)) != VOUCHER_OK)
+	if ((err = check_times(&p, now, &entry.not_before, &entry.not_after)) != VOUCHER_OK)
 		goto out;
 	if (trust != NULL) {
-		if ((err = path_key(&p, key)) != VOUCHER_OK)
+		err = validate(trust->tl, &p);
+		entry.used = 1;
+		cache_store(trust, &entry, err == VOUCHER_OK);
+		if (err != VOUCHER_OK)
 			goto out;
-		if (!cache_lookup(trust, key, now)) {
-			err = validate(trust->tl, &p);
-			cache_store(trust, key, nb, na, err == VOUCHER_OK);
-			if (err != VOUCHER_OK)
-				goto out;
-		}
 	} else if ((err = validate_temporary(&p)) != VOUCHER_OK) {
 		goto out;
 	}
-	/* Record the chain: the path, then what was carried but unused. */
-	size_t total = 1 + npool;
-	if ((v->chain = calloc(total, sizeof(*v->chain))) == NULL ||
-	    (v->chain_der_len = calloc(total, sizeof(*v->chain_der_len))) == NULL) {
-		err = VOUCHER_ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < p.n && err == VOUCHER_OK; i++)
-		err = chain_push(v, p.der[i]);
-	for (size_t i = 0; i < npool && err == VOUCHER_OK; i++)
-		if (!on_path[i])
-			err = chain_push(v, pool[i]);
+	err = record_chain(v, signer_der, pool, npool, entry.path, entry.path_len);
 out:
 	gnutls_x509_crt_deinit(p.crt[0]);
 	for (size_t i = 0; i < npool; i++)
