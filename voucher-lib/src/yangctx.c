@@ -150,18 +150,24 @@ static voucher_err check_schema(struct schema_set *s, enum voucher_kind kind, co
 static voucher_err load_set(int set, const char *dir)
 {
 	struct schema_set *s = &sets[set];
+	const struct lys_module *mods[NKIND] = {NULL};
 	if (ly_ctx_new(dir, LY_CTX_NO_YANGLIBRARY | LY_CTX_DISABLE_SEARCHDIR_CWD, &s->ctx) !=
 	    LY_SUCCESS)
 		return vl_err(&init_err, VOUCHER_E_CONFIG, NULL,
 		              "cannot create a libyang context for %s", dir);
 	for (int k = VOUCHER_KIND_VOUCHER; k <= VOUCHER_KIND_REQUEST; k++) {
 		const char *name = modules[set][k].module, *rev = modules[set][k].revision;
-		const struct lys_module *m = ly_ctx_load_module(s->ctx, name, rev, NULL);
-		if (m == NULL)
+		mods[k] = ly_ctx_load_module(s->ctx, name, rev, NULL);
+		if (mods[k] == NULL)
 			return vl_err(&init_err, VOUCHER_E_CONFIG, NULL,
 			              "cannot load YANG module %s@%s from %s: %s", name, rev, dir,
 			              ly_msg(s->ctx));
-		s->ext[k] = find_ext(m, modules[set][k].ext_name, modules[set][k].ext_arg);
+	}
+	/* Only now look at compiled nodes: loading a module recompiles the
+	 * whole context, which frees what an earlier lookup returned. */
+	for (int k = VOUCHER_KIND_VOUCHER; k <= VOUCHER_KIND_REQUEST; k++) {
+		const char *name = modules[set][k].module, *rev = modules[set][k].revision;
+		s->ext[k] = find_ext(mods[k], modules[set][k].ext_name, modules[set][k].ext_arg);
 		if (s->ext[k] == NULL)
 			return vl_err(&init_err, VOUCHER_E_CONFIG, NULL, "%s@%s has no %s \"%s\"",
 			              name, rev, modules[set][k].ext_name, modules[set][k].ext_arg);
