@@ -14,8 +14,8 @@
  * Every parse and every print validates against the modules: an object that
  * does not validate is never printed.
  *
- * Schemas: the YANG directory is $BRSKI_YANG_DIR when set, else the
- * compiled-in $(datadir)/brski-cloud/yang. One libyang context per schema
+ * Schemas: the YANG directory is $BRSKI_YANG_DIR when set (ignored in
+ * set-uid programs), else the compiled-in $(datadir)/brski-cloud/yang. One libyang context per schema
  * set (rfc8366bis; legacy) is created once, on first use or by
  * voucher_lib_init(), and is read-only afterwards.
  *
@@ -254,6 +254,8 @@ VOUCHER_API voucher_err voucher_artifact_validate(const struct voucher_artifact 
  * *out is NULL and err (may be NULL) says what and where.
  * Input bound: BRSKI_MAX_VOUCHER_REQUEST bytes, nesting 16; exactly one
  * top-level member; duplicate members rejected before libyang sees a byte.
+ * Extension data members ("extension:<module>": {...}) are not modelled
+ * and are rejected as unknown members; the "extensions" leaf-list is kept.
  * Errors: VOUCHER_E_TOO_LARGE, VOUCHER_E_TOO_DEEP, VOUCHER_E_MALFORMED (not
  * JSON, not one top-level object member, unknown root),
  * VOUCHER_E_DUPLICATE, VOUCHER_E_TRAILING_DATA, VOUCHER_E_UNKNOWN_MEMBER,
