@@ -102,6 +102,10 @@ static voucher_err write_masa(const struct pki_layout *l, struct pki_err *err)
 	 * on an owner's behalf, so its issuer must not be in it. */
 	ini_str(&f, "cloud_registrar_cert", l->files[PKI_CLOUD_REG].crt);
 	ini_str(&f, "enroll_here_ca", l->files[PKI_CLOUD_DCA].crt);
+	/* est-domain of enroll-here vouchers: the cloud registrar's EST. */
+	char est_origin[32];
+	pki_origin(l, PKI_PORT_CLOUD_EST, est_origin);
+	ini_str(&f, "enroll_here_est_url", est_origin);
 	ini_str(&f, "pinning", "domain-ca");
 	return ini_finish(&f, l->conf_masa, err);
 }

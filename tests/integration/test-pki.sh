@@ -4,7 +4,8 @@
 # cryptography for exact DER and dates), every chain with `openssl verify`
 # and `certtool --verify`, the manifest's exact key set, the token, key
 # modes, and that the configs use only docs/CONFIG.md keys with absolute
-# paths and distinct ports. Then the option errors, the ACME variant, and
+# paths and distinct ports, and that masad/cloudregd --check-config accept
+# them. Then the option errors, the ACME variant, and
 # what happens to an existing DIR with and without --force.
 # Exit: 0 pass, 1 fail, 99 hard error. Keeps its directory on failure.
 set -u
@@ -17,7 +18,9 @@ BRSKI="$top_builddir/tools/brski"
 CERTTOOL=certtool
 export OPENSSL CERTTOOL top_srcdir
 
-[ -x "$BRSKI" ] || { echo "test-pki: $BRSKI not built"; exit 99; }
+for p in "$BRSKI" "$top_builddir/masa/masad" "$top_builddir/cloudreg/cloudregd"; do
+	[ -x "$p" ] || { echo "test-pki: $p not built"; exit 99; }
+done
 work=$(mktemp -d "${TMPDIR:-/tmp}/test-pki.XXXXXX") || exit 99
 ok=no
 cleanup() {
@@ -160,7 +163,7 @@ EXPECT = {
     "masa": {"daemon": ["role", "database"], "brski": LISTENER,
              "admin": LISTENER + ["bootstrap_token_file"],
              "masa": ["sign_cert", "sign_key", "manufacturer_ca", "cloud_registrar_cert",
-                      "enroll_here_ca", "pinning"]},
+                      "enroll_here_ca", "enroll_here_est_url", "pinning"]},
     "cloudreg": {"daemon": ["role", "database"], "brski": LISTENER, "est": LISTENER,
                  "admin": LISTENER + ["bootstrap_token_file"], "registrar": REG,
                  "ca": ["backend", "cert", "key"]},
@@ -232,6 +235,8 @@ same(mc["brski"]["cert"], m["masa"]["tls_cert"], "masad [brski] cert")
 same(mc["masa"]["sign_cert"], m["masa"]["sign_cert"], "masad sign_cert")
 same(mc["masa"]["manufacturer_ca"], m["manufacturer_ca"]["cert"], "masad manufacturer_ca")
 same(mc["masa"]["enroll_here_ca"], m["cloud_registrar"]["domain_ca"]["cert"], "enroll_here_ca")
+if mc["masa"]["enroll_here_est_url"] != m["cloud_registrar"]["est"]["url"]:
+    bad("masad enroll_here_est_url is not the cloud registrar's EST url")
 if mc["masa"]["pinning"] != "domain-ca":
     bad("pinning")
 same(mc["admin"]["bootstrap_token_file"], m["admin"]["token_file"], "token file")
@@ -438,8 +443,16 @@ if errors:
 print(f"{d}: {len(CERTS)} certificates, manifest, token and configs OK")
 EOF
 
+# check DIR KEYTYPE ACME: the checker, then the daemons' own loaders, which
+# refuse unknown keys and load every certificate and key named.
 check() {
 	"$PYTHON3" "$work/check.py" "$@" || fail "checks of $1"
+	"$top_builddir/masa/masad" -c "$1/masad.conf" --check-config >"$work/cc" 2>&1 ||
+		{ cat "$work/cc"; fail "masad --check-config $1/masad.conf"; }
+	for c in cloudregd-cloud cloudregd-owner; do
+		"$top_builddir/cloudreg/cloudregd" -c "$1/$c.conf" --check-config >"$work/cc" 2>&1 ||
+			{ cat "$work/cc"; fail "cloudregd --check-config $1/$c.conf"; }
+	done
 }
 
 # ---- options --------------------------------------------------------------
