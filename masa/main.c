@@ -1,9 +1,13 @@
-/* masad: the MASA. The daemon runner does the rest (service/daemon.h). */
+/* masad: the MASA. The daemon runner does the rest (service/daemon.h);
+ * the MASA itself is masa/libmasa.la (masa/masa.h). */
 #include <config.h>
 
 #include <stddef.h>
+#include <stdio.h>
 
+#include "masa/masa.h"
 #include "service/daemon.h"
+#include "service/log.h"
 
 /* Registrars authenticate with TLS client certificates; the configured
  * cloud registrars are trusted here, owners' registrars through their
@@ -13,15 +17,55 @@ static const struct svc_trust_src masa_trust[] = {
         {NULL, NULL, NULL},
 };
 
-static const struct svc_daemon_def masad = {
-        .name = "masad",
-        .description = "masad: the BRSKI MASA (signs vouchers for registrars).",
-        .default_role = "masa",
-        .roles = "masa",
-        .trust = masa_trust,
-};
+static voucher_err masa_init(struct svc_daemon *d, void **app, char *err, size_t errlen)
+{
+	struct masa_keys *k = NULL;
+	struct masa_app *a = NULL;
+	voucher_err r;
+
+	if ((r = masa_keys_load(svc_daemon_config(d), &k, err, errlen)) != VOUCHER_OK)
+		return r;
+	if ((r = masa_app_new(svc_daemon_store(d), k, &a)) != VOUCHER_OK) {
+		masa_keys_free(k);
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	*app = a;
+	return VOUCHER_OK;
+}
+
+/* A failed reload keeps the keys in use. */
+static voucher_err masa_reload(struct svc_daemon *d, void *app, char *err, size_t errlen)
+{
+	struct masa_keys *k = NULL;
+	voucher_err r;
+
+	if ((r = masa_keys_load(svc_daemon_config(d), &k, err, errlen)) != VOUCHER_OK)
+		return r;
+	masa_app_set_keys(app, k);
+	log_info("masa: reloaded the voucher-signing key and trust anchors");
+	return VOUCHER_OK;
+}
+
+static void masa_fini(struct svc_daemon *d, void *app)
+{
+	(void)d;
+	masa_app_free(app);
+}
 
 int main(int argc, char **argv)
 {
+	struct svc_daemon_def masad = {
+	        .name = "masad",
+	        .description = "masad: the BRSKI MASA (signs vouchers for registrars).",
+	        .default_role = "masa",
+	        .roles = "masa",
+	        .brski_routes = masa_brski_routes,
+	        .n_brski_routes = masa_n_brski_routes,
+	        .trust = masa_trust,
+	        .init = masa_init,
+	        .reload = masa_reload,
+	        .fini = masa_fini,
+	};
 	return svc_daemon_main(&masad, argc, argv);
 }

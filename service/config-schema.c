@@ -134,6 +134,7 @@ static const struct svc_cfg_item masa_items[] = {
         {"manufacturer_ca", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, WHEN_MASA, NULL},
         {"cloud_registrar_cert", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, NONE, NULL},
         {"enroll_here_ca", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, NONE, NULL},
+        {"enroll_here_est_url", SVC_CFG_URL, 0, 0, NULL, NULL, 0, NONE, NULL},
         {"pinning", SVC_CFG_ENUM, 0, 0, "domain-ca", pinning_modes, 0, NONE, NULL},
         {"nonceless_lifetime", SVC_CFG_INT, 60, 31536000, "1200", NULL, 0, NONE, NULL},
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
