@@ -40,7 +40,8 @@ struct parse_ctx {
 	struct brski_buf *errors;
 	FILE *fp;
 	unsigned line;
-	unsigned long_line; /* first line over INI_MAX_LINE, 0 if none */
+	unsigned section_line; /* line of the last [section] header */
+	unsigned long_line;    /* first line over INI_MAX_LINE, 0 if none */
 	bool in_long_line;
 	char last_unknown[128];
 	unsigned n_errors;
@@ -109,7 +110,13 @@ static char *count_reader(char *str, int num, void *stream)
 		pc->in_long_line = false;
 		str[0] = ';';
 		str[1] = '\0';
+		return s;
 	}
+	const char *p = s;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '[')
+		pc->section_line = pc->line;
 	return s;
 }
 
@@ -123,7 +130,8 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 	if (sec < 0) {
 		/* One message per unknown section header, not one per key. */
 		if (strcmp(pc->last_unknown, section) != 0) {
-			add_error(pc, pc->line, "unknown section [%s]", section);
+			add_error(pc, pc->section_line ? pc->section_line : pc->line,
+			          "unknown section [%s]", section);
 			snprintf(pc->last_unknown, sizeof(pc->last_unknown), "%s", section);
 		}
 		return 1;
