@@ -466,6 +466,67 @@ static void test_threads(void **state)
 	}
 }
 
+/* Mutations of valid artifacts (openssh test_fuzz style): every byte
+ * flipped and every truncation, in JSON and in CBOR. Each must give an
+ * error or an artifact that prints and parses again; never a crash. */
+static void mutate_one(const uint8_t *in, size_t len, bool cbor)
+{
+	struct voucher_artifact *a = NULL, *b = NULL;
+	struct voucher_error_info e;
+	voucher_err r = cbor ? voucher_artifact_from_cbor(in, len, 0, 0, &a, &e)
+	                     : voucher_artifact_from_json(in, len, 0, 0, &a, &e);
+	if (r != VOUCHER_OK) {
+		assert_null(a);
+		assert_int_equal(e.code, r);
+		return;
+	}
+	uint8_t *out = NULL;
+	size_t n = 0;
+	assert_int_equal(voucher_artifact_to_json(a, 0, &out, &n, &e), VOUCHER_OK);
+	assert_int_equal(voucher_artifact_from_json(out, n, 0, 0, &b, &e), VOUCHER_OK);
+	free(out);
+	voucher_artifact_free(a);
+	voucher_artifact_free(b);
+}
+
+static void mutate_all(const uint8_t *in, size_t len, bool cbor)
+{
+	uint8_t *m = malloc(len);
+	assert_non_null(m);
+	for (size_t i = 0; i < len; i++) {
+		static const uint8_t flips[] = {0x01, 0x20, 0x80, 0xff};
+		for (size_t f = 0; f < sizeof(flips); f++) {
+			memcpy(m, in, len);
+			m[i] ^= flips[f];
+			mutate_one(m, len, cbor);
+		}
+		/* truncated to i bytes (an exact-size copy, so ASan sees overreads) */
+		uint8_t *t = malloc(i ? i : 1);
+		assert_non_null(t);
+		memcpy(t, in, i);
+		mutate_one(t, i, cbor);
+		free(t);
+	}
+	free(m);
+}
+
+static void test_mutations(void **state)
+{
+	(void)state;
+	const char *fixtures[] = {voucher_all, request_all};
+	for (size_t i = 0; i < 2; i++) {
+		struct voucher_artifact *a = parse_ok(fixtures[i], 0, 0);
+		uint8_t *c = NULL;
+		size_t n = 0;
+		struct voucher_error_info e;
+		assert_int_equal(voucher_artifact_to_cbor(a, 0, &c, &n, &e), VOUCHER_OK);
+		mutate_all((const uint8_t *)fixtures[i], strlen(fixtures[i]), false);
+		mutate_all(c, n, true);
+		free(c);
+		voucher_artifact_free(a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -477,6 +538,7 @@ int main(void)
 	        cmocka_unit_test(test_lenient),
 	        cmocka_unit_test(test_hang_regressions),
 	        cmocka_unit_test(test_threads),
+	        cmocka_unit_test(test_mutations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
