@@ -532,9 +532,8 @@ voucher_err voucher_time_parse(const char *text, time_t *out)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = s == 60 ? 59 : s; /* a leap second is read as :59 */
+	/* years 0..9999 always fit a 64-bit time_t */
 	time_t t = timegm(&tm);
-	if (t == (time_t)-1 && !(y == 1969 && mo == 12 && d == 31 && h == 23 && mi == 59))
-		return VOUCHER_ERANGE;
 	*out = t - sign * (time_t)(oh * 3600 + om * 60);
 	return VOUCHER_OK;
 }
