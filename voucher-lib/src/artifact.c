@@ -532,7 +532,9 @@ voucher_err voucher_time_parse(const char *text, time_t *out)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = s == 60 ? 59 : s; /* a leap second is read as :59 */
-	/* years 0..9999 always fit a 64-bit time_t */
+	/* years 0..9999 always fit a 64-bit time_t; a 32-bit one spans less */
+	if (sizeof(time_t) < 8 && (y < 1902 || y > 2037))
+		return VOUCHER_ERANGE;
 	time_t t = timegm(&tm);
 	*out = t - sign * (time_t)(oh * 3600 + om * 60);
 	return VOUCHER_OK;
