@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "service/admin.h"
 #include "service/daemon.h"
 
 /* Pledges present IDevIDs (manufacturer CAs); EST re-enrollment also
@@ -22,6 +23,7 @@ static const struct svc_daemon_def cloudregd = {
         .default_role = "cloud",
         .roles = "cloud|registrar",
         .trust = creg_trust,
+        SVC_ADMIN_DEF,
 };
 
 int main(int argc, char **argv)

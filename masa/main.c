@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "masa/masa.h"
+#include "service/admin.h"
 #include "service/daemon.h"
 #include "service/log.h"
 
@@ -63,6 +64,7 @@ int main(int argc, char **argv)
 	        .brski_routes = masa_brski_routes,
 	        .n_brski_routes = masa_n_brski_routes,
 	        .trust = masa_trust,
+	        SVC_ADMIN_DEF_ROUTES,
 	        .init = masa_init,
 	        .reload = masa_reload,
 	        .fini = masa_fini,
