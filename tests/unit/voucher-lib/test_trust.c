@@ -2,6 +2,7 @@
  * the validation cache. */
 #include "config.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,11 +142,67 @@ static void test_cache(void **state)
 	free(cms);
 }
 
+/* One signer and one trust list shared by several threads (both are
+ * documented thread-safe); run under ASan in the sanitizer build. */
+struct worker {
+	struct voucher_signer *s;
+	struct voucher_trust *t;
+	int failures;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	static const char payload[] = "{\"ietf-voucher:voucher\":{\"serial-number\":\"x\"}}";
+	for (int i = 0; i < 50; i++) {
+		uint8_t *cms = NULL;
+		size_t len = 0;
+		struct voucher_verified *v = NULL;
+		if (voucher_sign(VOUCHER_ENV_CMS, w->s, (const uint8_t *)payload,
+		                 sizeof(payload) - 1, &cms, &len) != VOUCHER_OK ||
+		    voucher_verify(VOUCHER_ENV_CMS, cms, len, w->t, &v) != VOUCHER_OK ||
+		    v->payload_len != sizeof(payload) - 1)
+			w->failures++;
+		voucher_verified_free(v);
+		free(cms);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	struct voucher_signer *s = NULL;
+	struct voucher_trust *t = NULL;
+	struct voucher_trust_stats st;
+	pthread_t th[4];
+	struct worker w[4];
+
+	assert_int_equal(voucher_signer_load(&s, leaf_key, chain_pem), VOUCHER_OK);
+	assert_int_equal(voucher_trust_new(&t), VOUCHER_OK);
+	assert_int_equal(voucher_trust_add_file(t, root_pem), VOUCHER_OK);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){s, t, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	voucher_trust_stats(t, &st);
+	assert_int_equal(st.hits + st.misses, 200);
+	assert_true(st.misses >= 1 && st.misses <= 4); /* threads may race to fill the slot */
+	assert_int_equal(st.entries, 1);
+	voucher_trust_free(t);
+	voucher_signer_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_loading),
 	        cmocka_unit_test(test_cache),
+	        cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
