@@ -118,6 +118,7 @@ static voucher_err sq_conn_new(struct sq_ctx *x, struct store_conn **out, char *
 {
 	struct store_conn *c = NULL;
 	char mode[16] = "";
+	unsigned waited;
 	voucher_err r;
 	int rc;
 
@@ -142,6 +143,15 @@ static voucher_err sq_conn_new(struct sq_ctx *x, struct store_conn **out, char *
 	 * lock that other openers may hold. */
 	sqlite3_busy_timeout(c->db, (int)x->busy_ms);
 	rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", sq_first_col, mode, NULL);
+	/* On a new file still in rollback mode, SQLite answers BUSY at once,
+	 * without the busy handler, when openers race for the exclusive lock
+	 * of the switch (it refuses to wait where waiting could deadlock).
+	 * Retry for the busy timeout; once one opener has switched, WAL is
+	 * recorded in the file and the others find it set. */
+	for (waited = 0; (rc & 0xff) == SQLITE_BUSY && waited < x->busy_ms; waited += 10) {
+		sqlite3_sleep(10);
+		rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", sq_first_col, mode, NULL);
+	}
 	if (rc != SQLITE_OK) {
 		r = sq_err(c->db, rc, "enable WAL", err, errlen);
 		goto out;
