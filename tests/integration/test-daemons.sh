@@ -179,5 +179,32 @@ grep -q 'masad stopped' "$TEST_TMP/masad.log" || fail "masad did not log its sto
 for n in cloud owner; do
 	stop_daemon "$n" || fail "cloudregd ($n) exited $? after SIGTERM"
 done
+
+# ---- a TLS key in a PKCS#11 token (SoftHSM through p11-kit) -------------
+SOFTHSM2_CONF=$TEST_TMP/softhsm2.conf
+export SOFTHSM2_CONF
+mkdir "$TEST_TMP/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+	"$TEST_TMP/tokens" >"$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label brski-test --pin 1234 --so-pin 5678 >/dev/null ||
+	fail "softhsm2-util --init-token"
+"$OPENSSL" pkcs8 -topk8 -nocrypt -in "$pki/masa-tls.key" -out "$TEST_TMP/tls.p8" ||
+	fail "openssl pkcs8"
+softhsm2-util --import "$TEST_TMP/tls.p8" --token brski-test --label tls --id 01 --pin 1234 \
+	>/dev/null || fail "softhsm2-util --import"
+uri='pkcs11:token=brski-test;object=tls;type=private?pin-value=1234'
+hsm_conf=$TEST_TMP/masad-hsm.conf
+sed "s|^key = .*masa-tls.key\$|key = $uri|" "$pki/masad.conf" >"$hsm_conf"
+grep -q '^key = pkcs11:' "$hsm_conf" || fail "fixture: masad.conf has no masa-tls.key to replace"
+sed "s|pin-value=1234|pin-value=9999|" "$hsm_conf" >"$TEST_TMP/masad-badpin.conf"
+"$MASAD" -c "$TEST_TMP/masad-badpin.conf" --check-config 2>"$TEST_TMP/badpin.err" &&
+	fail "--check-config accepted a PKCS#11 key with a wrong PIN"
+grep -q 'cannot use the PKCS#11 key' "$TEST_TMP/badpin.err" || { cat "$TEST_TMP/badpin.err"; fail "PKCS#11 error text"; }
+grep -q '9999' "$TEST_TMP/badpin.err" && fail "the PIN was printed"
+"$MASAD" -c "$hsm_conf" --check-config >/dev/null || fail "--check-config with a PKCS#11 key"
+start_daemon masahsm "$MASAD" "$hsm_conf" || fail "masad with a PKCS#11 TLS key did not start"
+hp=$(ini_get "$hsm_conf" admin listen)
+[ "$(serial_served)" = "$want_old" ] || fail "the PKCS#11-backed listener serves another certificate"
+stop_daemon masahsm || fail "masad (PKCS#11) exited $? after SIGTERM"
 echo "test-daemons: all checks passed"
 exit 0

@@ -4,6 +4,7 @@
  * handshake-failure metrics, quiesce. Certificates are made at run time. */
 #include <config.h>
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,9 +79,19 @@ static voucher_err h_echo(const struct svc_req *req, struct svc_resp *resp)
 	return svc_resp_set(resp, 200, "application/test", req->body, req->body_len);
 }
 
+/* A request that is still in progress when the listener drains. */
+static voucher_err h_slow(const struct svc_req *req, struct svc_resp *resp)
+{
+	struct timespec t = {0, 400 * 1000 * 1000};
+
+	nanosleep(&t, NULL);
+	return svc_resp_text(resp, 200, "slow");
+}
+
 static const struct svc_route routes[] = {
         {"GET", "/info", 0, h_info},
         {"POST", "/echo", SVC_ROUTE_BODY, h_echo},
+        {"GET", "/slow", 0, h_slow},
 };
 
 /* Accept exactly cli2's leaf, as an application verifier would accept a
@@ -138,7 +149,7 @@ static int setup(void **state)
 	o.max_body = 1024;
 	o.threads = 2;
 	o.routes = routes;
-	o.n_routes = 2;
+	o.n_routes = sizeof(routes) / sizeof(routes[0]);
 	o.creds = creds1;
 	o.trust = trust1;
 	o.metrics = metrics;
@@ -508,18 +519,51 @@ static void test_metrics_and_handshake_failures(void **state)
 	brski_buf_free(&out);
 }
 
+static void *slow_thread(void *arg)
+{
+	static const struct call call = {"GET", "/slow", 0, false, NULL, 0, 0, NULL};
+	struct result *res = arg;
+	struct call c = call;
+
+	c.port = svc_http_port(lst_request);
+	perform(&c, res);
+	return NULL;
+}
+
 static void test_quiesce(void **state)
 {
-	struct call call = {"GET", "/info", 0, false, NULL, 0, svc_http_port(lst_require), NULL};
-	struct result res;
+	struct call call = {"GET", "/info", 0, false, NULL, 0, svc_http_port(lst_request), NULL};
+	struct timespec tick = {0, 5 * 1000 * 1000};
+	struct result slow, res;
+	pthread_t th;
+	int i;
 
 	(void)state;
-	assert_int_equal(svc_http_inflight(lst_require), 0);
-	svc_http_quiesce(lst_require);
-	svc_http_quiesce(lst_require); /* idempotent */
+	assert_int_equal(svc_http_inflight(lst_request), 0);
+	assert_int_equal(pthread_create(&th, NULL, slow_thread, &slow), 0);
+	for (i = 0; i < 400 && svc_http_inflight(lst_request) == 0; i++)
+		nanosleep(&tick, NULL);
+	if (svc_http_inflight(lst_request) != 1) {
+		pthread_join(th, NULL);
+		fail_msg("slow request not seen in flight: curl %d status %ld '%s'", slow.curl,
+		         slow.status, brski_buf_str(&slow.body));
+	}
+	/* Drain: no new connections, the request in progress finishes and is
+	 * told to close its connection. */
+	svc_http_quiesce(lst_request);
+	svc_http_quiesce(lst_request); /* idempotent */
 	perform(&call, &res);
 	assert_int_equal(res.curl, CURLE_COULDNT_CONNECT);
 	result_free(&res);
+	pthread_join(th, NULL);
+	assert_int_equal(slow.curl, CURLE_OK);
+	assert_int_equal(slow.status, 200);
+	assert_string_equal(brski_buf_str(&slow.body), "slow\n");
+	assert_non_null(strstr(brski_buf_str(&slow.headers), "Connection: close"));
+	result_free(&slow);
+	for (i = 0; i < 400 && svc_http_inflight(lst_request) != 0; i++)
+		nanosleep(&tick, NULL);
+	assert_int_equal(svc_http_inflight(lst_request), 0);
 }
 
 int main(void)
