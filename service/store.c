@@ -65,6 +65,12 @@ static const struct {
 #define AAUD_COLS                                                                                  \
 	"id, logged_at, token_id, request_id, method, route, status, before_json, after_json"
 
+/* A row may name an owner only if it exists. Checked in the statement (no
+ * row written otherwise) rather than left to the foreign key, whose error
+ * would abort a PostgreSQL transaction before the cause could be told. */
+#define OWNER_OK(p)                                                                                \
+	"(CAST(" p " AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM owners WHERE name = " p "))"
+
 /* A job is runnable when pending and due, or running on a lease that has
  * run out (its worker died or stalled). */
 #define JOB_RUNNABLE                                                                               \
@@ -171,18 +177,18 @@ static const char *const stmts[ST__COUNT] = {
 
         [ST_DEVICE_INSERT] = "INSERT INTO devices (serial, idevid_issuer, owner, mode,"
                              " additional_configuration_url, created_at, updated_at)"
-                             " VALUES ($1, $2, $3, $4, $5, {NOW}, {NOW})",
+                             " SELECT $1, $2, $3, $4, $5, {NOW}, {NOW} WHERE " OWNER_OK("$3"),
         [ST_DEVICE_UPDATE] = "UPDATE devices SET owner = $3, mode = $4,"
                              " additional_configuration_url = $5, updated_at = {NOW}"
-                             " WHERE serial = $1 AND idevid_issuer = $2",
-        [ST_DEVICE_UPSERT] =
-                "INSERT INTO devices (serial, idevid_issuer, owner, mode,"
-                " additional_configuration_url, created_at, updated_at)"
-                " VALUES ($1, $2, $3, $4, $5, {NOW}, {NOW})"
-                " ON CONFLICT (serial, idevid_issuer) DO UPDATE SET"
-                " owner = excluded.owner, mode = excluded.mode,"
-                " additional_configuration_url = excluded.additional_configuration_url,"
-                " updated_at = excluded.updated_at",
+                             " WHERE serial = $1 AND idevid_issuer = $2 AND " OWNER_OK("$3"),
+        [ST_DEVICE_UPSERT] = "INSERT INTO devices (serial, idevid_issuer, owner, mode,"
+                             " additional_configuration_url, created_at, updated_at)"
+                             " SELECT $1, $2, $3, $4, $5, {NOW}, {NOW} WHERE " OWNER_OK(
+                                     "$3") " ON CONFLICT (serial, idevid_issuer) DO UPDATE SET"
+                                           " owner = excluded.owner, mode = excluded.mode,"
+                                           " additional_configuration_url = "
+                                           "excluded.additional_configuration_url,"
+                                           " updated_at = excluded.updated_at",
         /* '' (any issuer) sorts first: DESC prefers the exact issuer. */
         [ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM devices WHERE serial = $1"
                           " AND (idevid_issuer = $2 OR idevid_issuer = '')"
@@ -191,7 +197,7 @@ static const char *const stmts[ST__COUNT] = {
                            " AND (CAST($2 AS TEXT) IS NULL OR owner = $2) ORDER BY id LIMIT $3",
         [ST_DEVICE_DELETE] = "DELETE FROM devices WHERE serial = $1 AND idevid_issuer = $2",
         [ST_DEVICE_SET_OWNER] = "UPDATE devices SET owner = $3, updated_at = {NOW}"
-                                " WHERE serial = $1 AND idevid_issuer = $2",
+                                " WHERE serial = $1 AND idevid_issuer = $2 AND " OWNER_OK("$3"),
 
         [ST_VREQ_ADD] = "INSERT INTO voucher_requests (logged_at, request_id, peer, signer, serial,"
                         " nonce, media_type, disposition, status, detail)"
@@ -271,9 +277,9 @@ static const char *const stmts[ST__COUNT] = {
         [ST_ORDER_GET] = "SELECT " ORDER_COLS " FROM acme_orders WHERE order_url = $1",
         [ST_ORDER_GET_BY_JOB] = "SELECT " ORDER_COLS " FROM acme_orders WHERE job_id = $1"
                                 " ORDER BY id DESC LIMIT 1",
-
-        [ST_TOKEN_CREATE] = "INSERT INTO admin_tokens (name, token_sha256, scope, owner,"
-                            " created_at) VALUES ($1, $2, $3, $4, {NOW}) RETURNING id",
+        [ST_TOKEN_CREATE] =
+                "INSERT INTO admin_tokens (name, token_sha256, scope, owner,"
+                " created_at) SELECT $1, $2, $3, $4, {NOW} WHERE " OWNER_OK("$4") " RETURNING id",
         [ST_TOKEN_LOOKUP] = "SELECT " TOKEN_COLS " FROM admin_tokens WHERE token_sha256 = $1"
                             " AND revoked_at IS NULL",
         [ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM admin_tokens WHERE id > $1"
@@ -866,19 +872,20 @@ static voucher_err need(const void *p, const char *what, char *err, size_t errle
 static voucher_err owner_exists(struct store *s, const char *name, bool *exists, char *err,
                                 size_t errlen);
 
-/* A conflict on a row that names an owner is either the row's own key or
- * an owner that does not exist (foreign key): tell which. */
-static voucher_err conflict_or_missing_owner(struct store *s, voucher_err r, const char *owner,
-                                             char *err, size_t errlen)
+/* A write guarded by OWNER_OK touched no row: say whether the owner or
+ * the record itself is missing (both are VOUCHER_E_NOT_FOUND). Runs on the
+ * caller's transaction, which no error has aborted. */
+static voucher_err missing(struct store *s, voucher_err r, const char *owner, const char *what,
+                           char *err, size_t errlen)
 {
 	bool exists = true;
 
-	if (r != VOUCHER_E_CONFLICT || !owner)
+	if (r != VOUCHER_E_NOT_FOUND)
 		return r;
-	if (owner_exists(s, owner, &exists, NULL, 0) == VOUCHER_OK && !exists) {
+	if (owner && owner_exists(s, owner, &exists, NULL, 0) == VOUCHER_OK && !exists)
 		store_errf(err, errlen, "owner %s not found", owner);
-		return VOUCHER_E_NOT_FOUND;
-	}
+	else
+		store_errf(err, errlen, "%s not found", what);
 	return r;
 }
 
@@ -1213,12 +1220,11 @@ voucher_err store_device_put(struct store *s, const struct store_device *d, enum
 	p[1] = v_text(d->idevid_issuer ? d->idevid_issuer : "");
 	p[2] = v_text(d->owner);
 	p[3] = v_text(mode);
-	p[4] = v_text(d->additional_configuration_url);
-	if (how == STORE_PUT_UPDATE)
-		r = write_one(s, ids[how], p, 5, "device", err, errlen);
-	else
-		r = run(s, ids[how], p, 5, NULL, NULL, NULL, err, errlen);
-	return conflict_or_missing_owner(s, r, d->owner, err, errlen);
+	p[4] = v_text(
+	        d->additional_configuration_url); /* Every form writes one row unless the owner (or,
+	                                           * for an update, the device) is missing. */
+	r = write_one(s, ids[how], p, 5, "device", err, errlen);
+	return missing(s, r, d->owner, "device", err, errlen);
 }
 
 voucher_err store_device_get(struct store *s, const char *serial, const char *issuer,
@@ -1263,7 +1269,7 @@ voucher_err store_device_set_owner(struct store *s, const char *serial, const ch
 	if ((r = need(serial, "device serial", err, errlen)) != VOUCHER_OK)
 		return r;
 	r = write_one(s, ST_DEVICE_SET_OWNER, p, 3, "device", err, errlen);
-	return conflict_or_missing_owner(s, r, owner, err, errlen);
+	return missing(s, r, owner, "device", err, errlen);
 }
 
 /* ---- voucher-request log ------------------------------------------------------------- */
@@ -1987,7 +1993,8 @@ voucher_err store_token_create(struct store *s, const struct store_token *t, int
 	p[2] = v_text(scope);
 	p[3] = v_text(t->owner);
 	r = run(s, ST_TOKEN_CREATE, p, 4, row_int, &newid, NULL, err, errlen);
-	r = conflict_or_missing_owner(s, r, t->owner, err, errlen);
+	if (r == VOUCHER_OK && newid == 0)
+		r = missing(s, VOUCHER_E_NOT_FOUND, t->owner, "owner", err, errlen);
 	if (r == VOUCHER_OK && id)
 		*id = newid;
 	return r;

@@ -7,7 +7,7 @@
  * one file in WAL mode) or PostgreSQL (many daemons on many hosts share one
  * database). The backend is chosen by the database string: a file path or
  * "sqlite:PATH" is SQLite, "postgresql://..." (or "postgres://...") is
- * PostgreSQL. See docs/internals/STORE.md for the design.
+ * PostgreSQL.
  *
  * Thread-safety: a struct store may be used from any number of threads at
  * once; each call borrows a pooled connection for its duration. A

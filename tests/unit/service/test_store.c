@@ -445,6 +445,11 @@ static void test_devices(void **state)
 	                 VOUCHER_E_NOT_FOUND);
 
 	/* Update, transfer, unassign. */
+	d.serial = "SN-7";
+	assert_int_equal(store_device_put(s, &d, STORE_PUT_UPDATE, err, sizeof(err)),
+	                 VOUCHER_E_NOT_FOUND);
+	assert_string_equal(err, "device not found");
+	d.serial = "SN-1";
 	d.mode = STORE_MODE_ENROLL_HERE;
 	assert_int_equal(store_device_put(s, &d, STORE_PUT_UPDATE, err, sizeof(err)), VOUCHER_OK);
 	assert_int_equal(
@@ -1151,9 +1156,14 @@ static void test_transactions(void **state)
 	        store_device_get(s, "SN-1", NULL, &(struct store_device){0}, err, sizeof(err)),
 	        VOUCHER_E_NOT_FOUND);
 
-	/* And one that succeeds is all there. */
+	/* And one that succeeds is all there. A reference to a missing
+	 * owner is reported as such and does not spoil the transaction. */
 	assert_int_equal(store_begin(s, &tx, err, sizeof(err)), VOUCHER_OK);
 	put_owner(tx, "a");
+	d.owner = "ghost";
+	assert_int_equal(store_device_put(tx, &d, STORE_PUT_UPSERT, err, sizeof(err)),
+	                 VOUCHER_E_NOT_FOUND);
+	assert_string_equal(err, "owner ghost not found");
 	put_owner(tx, "b");
 	assert_int_equal(store_commit(tx, err, sizeof(err)), VOUCHER_OK);
 	assert_int_equal(store_owner_get(s, "b", &o, err, sizeof(err)), VOUCHER_OK);
