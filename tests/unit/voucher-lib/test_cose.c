@@ -72,6 +72,8 @@ struct hb {
 
 static void hb_raw(struct hb *h, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	assert_true(h->n + n <= sizeof(h->b));
 	memcpy(h->b + h->n, p, n);
 	h->n += n;
