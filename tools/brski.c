@@ -10,6 +10,7 @@ static const struct brski_cmd cmds[] = {
         {"pki", brski_cmd_pki, "make a complete demo/test PKI and daemon configurations"},
         {"voucher", brski_cmd_voucher, "create, sign, verify, show and convert vouchers"},
         {"bench", brski_cmd_bench, "benchmarks reported as ratios (brski bench voucher)"},
+        {"admin", brski_cmd_admin, "client of the admin REST API (tokens, audit trail)"},
 };
 
 static void usage(FILE *out)

@@ -17,6 +17,7 @@ struct brski_cmd {
 };
 
 int brski_cmd_pki(int argc, char **argv);
+int brski_cmd_admin(int argc, char **argv);
 int brski_cmd_bench(int argc, char **argv);
 int brski_cmd_voucher(int argc, char **argv);
 

@@ -1,0 +1,852 @@
+/*
+ * brski admin: a client of the admin REST API (docs/ADMIN.md) over HTTPS
+ * with libcurl. One easy handle serves every request of a run, so pages
+ * and export parts reuse one connection.
+ *
+ * Where to connect and how: --url, --token-file and --cacert, or --pki DIR
+ * to take them from DIR/pki.json (admin.masa_url, or admin.cloudreg_url
+ * with --cloudreg; admin.token_file; tls_ca). Explicit options win.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/compat.h"
+#include "common/str.h"
+#include "tools/brski.h"
+
+/* Largest answer accepted: an export part is at most 8 MiB. */
+#define ADM_MAX_RESPONSE (64 * 1024 * 1024)
+#define ADM_MAX_TOKEN    512
+#define ADM_PAGE         500
+
+enum {
+	C_CREATE = 1 << 0,
+	C_LIST = 1 << 1,
+	C_REVOKE = 1 << 2,
+	C_ALIST = 1 << 3,
+	C_EXPORT = 1 << 4,
+	C_WHOAMI = 1 << 5,
+	C_ALL = 0x3f,
+};
+
+enum {
+	OPT_URL = 1,
+	OPT_TOKEN_FILE,
+	OPT_CACERT,
+	OPT_PKI,
+	OPT_CLOUDREG,
+	OPT_NAME,
+	OPT_SCOPE,
+	OPT_OWNER,
+	OPT_TOKEN_ONLY,
+	OPT_JSON,
+	OPT_TOKEN_ID,
+	OPT_METHOD,
+	OPT_ROUTE,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_FORMAT,
+	OPT_OUTPUT,
+	OPT_HELP,
+};
+
+/* Options of every admin command; getopt's table and --help come from it. */
+static const struct adm_opt {
+	const char *name;
+	const char *arg; /* NULL: a flag */
+	int id;
+	unsigned cmds;
+	const char *help;
+} adm_opts[] = {
+        {"url", "URL", OPT_URL, C_ALL, "admin origin of a daemon, https://host:port"},
+        {"token-file", "FILE", OPT_TOKEN_FILE, C_ALL, "file holding the bearer token"},
+        {"cacert", "FILE", OPT_CACERT, C_ALL, "PEM bundle that verifies the daemon"},
+        {"pki", "DIR", OPT_PKI, C_ALL,
+         "take url (admin.masa_url), token file and CA from DIR/pki.json"},
+        {"cloudreg", NULL, OPT_CLOUDREG, C_ALL, "with --pki: use admin.cloudreg_url"},
+        {"name", "NAME", OPT_NAME, C_CREATE, "name of the new token (required)"},
+        {"scope", "SCOPE", OPT_SCOPE, C_CREATE, "read, write or admin (required)"},
+        {"owner", "OWNER", OPT_OWNER, C_CREATE, "limit the token to one owner's records"},
+        {"token-only", NULL, OPT_TOKEN_ONLY, C_CREATE, "print only the new token's text"},
+        {"json", NULL, OPT_JSON, C_LIST | C_ALIST | C_WHOAMI, "print JSON instead of a table"},
+        {"token-id", "ID", OPT_TOKEN_ID, C_ALIST | C_EXPORT, "only changes made with token ID"},
+        {"method", "METHOD", OPT_METHOD, C_ALIST | C_EXPORT, "only this HTTP method"},
+        {"route", "PREFIX", OPT_ROUTE, C_ALIST | C_EXPORT, "only paths starting with PREFIX"},
+        {"since", "TIME", OPT_SINCE, C_ALIST | C_EXPORT, "only rows at or after TIME (Unix s)"},
+        {"until", "TIME", OPT_UNTIL, C_ALIST | C_EXPORT, "only rows at or before TIME (Unix s)"},
+        {"format", "FMT", OPT_FORMAT, C_EXPORT, "jsonl (default) or csv"},
+        {"output", "FILE", OPT_OUTPUT, C_EXPORT, "write to FILE instead of standard output"},
+        {"help", NULL, OPT_HELP, C_ALL, "show this help"},
+};
+#define N_ADM_OPTS (sizeof(adm_opts) / sizeof(adm_opts[0]))
+
+static const struct adm_cmd {
+	const char *group; /* "token", "audit" or NULL */
+	const char *name;
+	unsigned bit;
+	const char *args; /* positional, for the usage line */
+	const char *summary;
+} adm_cmds[] = {
+        {"token", "create", C_CREATE, "", "create a token (its text is shown once)"},
+        {"token", "list", C_LIST, "", "list every token, revoked ones included"},
+        {"token", "revoke", C_REVOKE, " ID", "revoke token ID"},
+        {"audit", "list", C_ALIST, "", "the admin audit trail, filtered"},
+        {"audit", "export", C_EXPORT, "", "export the audit trail as JSON lines or CSV"},
+        {NULL, "whoami", C_WHOAMI, "", "the token in use"},
+};
+
+struct adm_args {
+	const char *url, *token_file, *cacert, *pki;
+	bool cloudreg, token_only, json;
+	const char *name, *scope, *owner;
+	const char *token_id, *method, *route, *since, *until, *format, *output;
+	/* from pki.json, owned */
+	json_t *manifest;
+};
+
+struct adm_client {
+	CURL *h;
+	struct curl_slist *hdrs;
+	char origin[512];
+	char errbuf[CURL_ERROR_SIZE];
+	struct brski_buf body;
+	char link[1024];
+	char ctype[128];
+	long status;
+};
+
+/* ---- the HTTP client ---------------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct adm_client *cl = arg;
+
+	/* returning less than given aborts the transfer (over the bound) */
+	if (brski_buf_put(&cl->body, p, size * n) != VOUCHER_OK)
+		return 0;
+	return size * n;
+}
+
+static void header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || strncasecmp(line, name, n) != 0)
+		return;
+	line += n;
+	len -= n;
+	while (len && (*line == ' ' || *line == '\t')) {
+		line++;
+		len--;
+	}
+	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
+		len--;
+	snprintf(out, outlen, "%.*s", (int)len, line);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct adm_client *cl = arg;
+
+	header_value(p, size * n, "Link:", cl->link, sizeof(cl->link));
+	header_value(p, size * n, "Content-Type:", cl->ctype, sizeof(cl->ctype));
+	return size * n;
+}
+
+static int client_init(struct adm_client *cl, const char *url, const char *cacert,
+                       const char *token)
+{
+	char auth[ADM_MAX_TOKEN + 32];
+	size_t len = strlen(url);
+
+	memset(cl, 0, sizeof(*cl));
+	brski_buf_init(&cl->body, ADM_MAX_RESPONSE);
+	while (len && url[len - 1] == '/')
+		len--;
+	if (!brski_str_startswith(url, "https://") || len >= sizeof(cl->origin)) {
+		fprintf(stderr, "brski admin: --url must be an https:// origin, not '%s'\n", url);
+		return BRSKI_EXIT_USAGE;
+	}
+	snprintf(cl->origin, sizeof(cl->origin), "%.*s", (int)len, url);
+	cl->h = curl_easy_init();
+	if (!cl->h)
+		return BRSKI_EXIT_IO;
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	cl->hdrs = curl_slist_append(NULL, auth);
+	explicit_bzero(auth, sizeof(auth));
+	if (!cl->hdrs)
+		return BRSKI_EXIT_IO;
+	curl_easy_setopt(cl->h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(cl->h, CURLOPT_ERRORBUFFER, cl->errbuf);
+	curl_easy_setopt(cl->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ADM_MAX_RESPONSE);
+	curl_easy_setopt(cl->h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(cl->h, CURLOPT_WRITEDATA, cl);
+	curl_easy_setopt(cl->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(cl->h, CURLOPT_HEADERDATA, cl);
+	curl_easy_setopt(cl->h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(cl->h, CURLOPT_TIMEOUT, 120L);
+	if (cacert)
+		curl_easy_setopt(cl->h, CURLOPT_CAINFO, cacert);
+	return BRSKI_EXIT_OK;
+}
+
+static void client_free(struct adm_client *cl)
+{
+	if (cl->h)
+		curl_easy_cleanup(cl->h);
+	curl_slist_free_all(cl->hdrs);
+	brski_buf_free(&cl->body);
+}
+
+/* One request; path is absolute ("/admin/v1/..."), json the body or NULL.
+ * Returns an exit code: OK for any HTTP answer (look at cl->status). */
+static int client_do(struct adm_client *cl, const char *method, const char *path, const char *json)
+{
+	struct curl_slist *hdrs = cl->hdrs, *extra = NULL;
+	char url[2048];
+	CURLcode cc;
+
+	if (snprintf(url, sizeof(url), "%s%s", cl->origin, path) >= (int)sizeof(url)) {
+		fprintf(stderr, "brski admin: URL too long\n");
+		return BRSKI_EXIT_USAGE;
+	}
+	brski_buf_reset(&cl->body);
+	cl->link[0] = cl->ctype[0] = cl->errbuf[0] = '\0';
+	cl->status = 0;
+	if (json) {
+		extra = curl_slist_append(NULL, "Content-Type: application/json");
+		if (!extra)
+			return BRSKI_EXIT_IO;
+		extra->next = cl->hdrs;
+		hdrs = extra;
+	}
+	curl_easy_setopt(cl->h, CURLOPT_URL, url);
+	curl_easy_setopt(cl->h, CURLOPT_HTTPHEADER, hdrs);
+	/* back to a plain GET first: the handle may have sent a body before */
+	curl_easy_setopt(cl->h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(cl->h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ? method : NULL);
+	if (json) {
+		curl_easy_setopt(cl->h, CURLOPT_POSTFIELDS, json);
+		curl_easy_setopt(cl->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
+	}
+	cc = curl_easy_perform(cl->h);
+	if (extra) {
+		extra->next = NULL;
+		curl_slist_free_all(extra);
+	}
+	curl_easy_setopt(cl->h, CURLOPT_HTTPHEADER, cl->hdrs);
+	if (cc != CURLE_OK) {
+		fprintf(stderr, "brski admin: %s %s failed: %s (%s)\n", method, url,
+		        curl_easy_strerror(cc), cl->errbuf[0] ? cl->errbuf : "no detail");
+		return BRSKI_EXIT_IO;
+	}
+	curl_easy_getinfo(cl->h, CURLINFO_RESPONSE_CODE, &cl->status);
+	return BRSKI_EXIT_OK;
+}
+
+/* Say why an answer is an error: the problem's fields, or the text as
+ * sent (bounded). Returns the exit code for a refused request. */
+static int report_error(const struct adm_client *cl, const char *what)
+{
+	json_t *p = NULL;
+
+	if (strncasecmp(cl->ctype, "application/problem+json", 24) == 0)
+		p = json_loadb((const char *)cl->body.data, cl->body.len, 0, NULL);
+	if (p) {
+		fprintf(stderr, "brski admin: %s: HTTP %ld %s: %s\n", what, cl->status,
+		        json_string_value(json_object_get(p, "title"))
+		                ? json_string_value(json_object_get(p, "title"))
+		                : "",
+		        json_string_value(json_object_get(p, "detail"))
+		                ? json_string_value(json_object_get(p, "detail"))
+		                : "");
+		json_decref(p);
+	} else {
+		fprintf(stderr, "brski admin: %s: HTTP %ld: %.*s\n", what, cl->status,
+		        (int)(cl->body.len > 512 ? 512 : cl->body.len),
+		        cl->body.data ? (const char *)cl->body.data : "");
+	}
+	return BRSKI_EXIT_BAD;
+}
+
+/* The JSON answer of a successful request, or NULL after reporting. */
+static json_t *answer_json(const struct adm_client *cl, const char *what)
+{
+	json_error_t e;
+	json_t *j = json_loadb((const char *)cl->body.data, cl->body.len, 0, &e);
+
+	if (!j)
+		fprintf(stderr, "brski admin: %s: the answer is not JSON (%s)\n", what, e.text);
+	return j;
+}
+
+/* The path of a Link rel="next" target on the same daemon, or false. */
+static bool next_link(const struct adm_client *cl, char *out, size_t len)
+{
+	const char *lt = strchr(cl->link, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+
+	if (!lt || !gt || !strstr(gt, "rel=\"next\""))
+		return false;
+	lt++;
+	/* only a path of the admin API: never another host */
+	if ((size_t)(gt - lt) >= len || strncmp(lt, "/admin/v1/", 10) != 0)
+		return false;
+	snprintf(out, len, "%.*s", (int)(gt - lt), lt);
+	return true;
+}
+
+/* ---- configuration ----------------------------------------------------------------- */
+
+static int read_token(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		perror(path);
+		return BRSKI_EXIT_IO;
+	}
+	n = fread(out, 1, len - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	if (n == 0 || n >= len - 1 || strpbrk(out, "\r\n \t")) {
+		explicit_bzero(out, len);
+		fprintf(stderr, "brski admin: %s must hold one token on one line\n", path);
+		return BRSKI_EXIT_USAGE;
+	}
+	return BRSKI_EXIT_OK;
+}
+
+static int from_pki(struct adm_args *a)
+{
+	char path[4096];
+	json_error_t e;
+	const char *ca = NULL, *tf = NULL, *masa = NULL, *creg = NULL;
+
+	snprintf(path, sizeof(path), "%s/pki.json", a->pki);
+	a->manifest = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+	if (!a->manifest) {
+		fprintf(stderr, "brski admin: cannot read %s (%s)\n", path, e.text);
+		return BRSKI_EXIT_USAGE;
+	}
+	/* not strict: the manifest has much more than the admin part */
+	if (json_unpack_ex(a->manifest, &e, 0, "{s:s, s:{s:s, s:s, s:s}}", "tls_ca", &ca, "admin",
+	                   "token_file", &tf, "masa_url", &masa, "cloudreg_url", &creg) != 0) {
+		fprintf(stderr, "brski admin: %s: %s\n", path, e.text);
+		return BRSKI_EXIT_USAGE;
+	}
+	if (!a->url)
+		a->url = a->cloudreg ? creg : masa;
+	if (!a->token_file)
+		a->token_file = tf;
+	if (!a->cacert)
+		a->cacert = ca;
+	return BRSKI_EXIT_OK;
+}
+
+static void usage(const struct adm_cmd *c, FILE *out)
+{
+	if (!c) {
+		fprintf(out, "usage: brski admin <command> [options]\n\ncommands:\n");
+		for (size_t i = 0; i < sizeof(adm_cmds) / sizeof(adm_cmds[0]); i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "%s%s%s%s",
+			         adm_cmds[i].group ? adm_cmds[i].group : "",
+			         adm_cmds[i].group ? " " : "", adm_cmds[i].name, adm_cmds[i].args);
+			fprintf(out, "  %-16s %s\n", name, adm_cmds[i].summary);
+		}
+		fprintf(out,
+		        "\n'brski admin <command> --help' lists its options. Exit status: 0 ok, "
+		        "1 the daemon refused\n(its problem detail is printed), 2 usage, 3 "
+		        "network or I/O.\n");
+		return;
+	}
+	fprintf(out, "usage: brski admin %s%s%s%s [options]\n\n%s\n\noptions:\n",
+	        c->group ? c->group : "", c->group ? " " : "", c->name, c->args, c->summary);
+	for (size_t i = 0; i < N_ADM_OPTS; i++) {
+		char lhs[40];
+		if (!(adm_opts[i].cmds & c->bit))
+			continue;
+		snprintf(lhs, sizeof(lhs), "--%s%s%s", adm_opts[i].name, adm_opts[i].arg ? " " : "",
+		         adm_opts[i].arg ? adm_opts[i].arg : "");
+		fprintf(out, "  %-22s %s\n", lhs, adm_opts[i].help);
+	}
+}
+
+/* ---- commands ------------------------------------------------------------------------- */
+
+static void print_time(FILE *out, json_t *t)
+{
+	char buf[32];
+	time_t v;
+	struct tm tm;
+
+	if (!json_is_integer(t)) {
+		fprintf(out, "%-20s ", "-");
+		return;
+	}
+	v = (time_t)json_integer_value(t);
+	gmtime_r(&v, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(out, "%-20s ", buf);
+}
+
+static int print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (!s)
+		return BRSKI_EXIT_IO;
+	puts(s);
+	free(s);
+	return BRSKI_EXIT_OK;
+}
+
+static int cmd_whoami(struct adm_client *cl, const struct adm_args *a)
+{
+	json_t *j;
+	int rc = client_do(cl, "GET", "/admin/v1/whoami", NULL);
+
+	if (rc != BRSKI_EXIT_OK)
+		return rc;
+	if (cl->status != 200)
+		return report_error(cl, "whoami");
+	if (!(j = answer_json(cl, "whoami")))
+		return BRSKI_EXIT_BAD;
+	if (a->json) {
+		rc = print_json(j);
+	} else {
+		const char *owner = json_string_value(json_object_get(j, "owner"));
+		printf("token %lld \"%s\", scope %s%s%s\n",
+		       (long long)json_integer_value(json_object_get(j, "id")),
+		       json_string_value(json_object_get(j, "name")),
+		       json_string_value(json_object_get(j, "scope")), owner ? ", owner " : "",
+		       owner ? owner : "");
+	}
+	json_decref(j);
+	return rc;
+}
+
+static int cmd_create(struct adm_client *cl, const struct adm_args *a)
+{
+	json_t *req, *j;
+	char *body;
+	int rc;
+
+	if (!a->name || !a->scope) {
+		fprintf(stderr, "brski admin token create: --name and --scope are required\n");
+		return BRSKI_EXIT_USAGE;
+	}
+	req = json_pack("{s:s, s:s}", "name", a->name, "scope", a->scope);
+	if (req && a->owner)
+		json_object_set_new(req, "owner", json_string(a->owner));
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body)
+		return BRSKI_EXIT_IO;
+	rc = client_do(cl, "POST", "/admin/v1/tokens", body);
+	free(body);
+	if (rc != BRSKI_EXIT_OK)
+		return rc;
+	if (cl->status != 201)
+		return report_error(cl, "token create");
+	if (!(j = answer_json(cl, "token create")))
+		return BRSKI_EXIT_BAD;
+	if (a->token_only)
+		puts(json_string_value(json_object_get(j, "token")));
+	else
+		rc = print_json(j);
+	json_decref(j);
+	return rc;
+}
+
+static int cmd_revoke(struct adm_client *cl, const struct adm_args *a, const char *id)
+{
+	char path[128];
+	uint64_t u;
+	int rc;
+
+	if (!id || brski_str_to_u64(id, &u, INT64_MAX) != VOUCHER_OK) {
+		fprintf(stderr, "brski admin token revoke: give the token's id (a number)\n");
+		return BRSKI_EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/admin/v1/tokens/%llu", (unsigned long long)u);
+	rc = client_do(cl, "DELETE", path, NULL);
+	if (rc != BRSKI_EXIT_OK)
+		return rc;
+	if (cl->status != 200)
+		return report_error(cl, "token revoke");
+	printf("token %llu revoked\n", (unsigned long long)u);
+	(void)a;
+	return BRSKI_EXIT_OK;
+}
+
+/* Append "&name=value" (escaped) when value is set. */
+static int add_query(CURL *h, char *q, size_t len, const char *name, const char *value)
+{
+	char *esc;
+	size_t used = strlen(q);
+
+	if (!value)
+		return 0;
+	esc = curl_easy_escape(h, value, 0);
+	if (!esc)
+		return -1;
+	if (snprintf(q + used, len - used, "%s%s=%s", used ? "&" : "", name, esc) >=
+	    (int)(len - used)) {
+		curl_free(esc);
+		return -1;
+	}
+	curl_free(esc);
+	return 0;
+}
+
+static int filters(struct adm_client *cl, const struct adm_args *a, char *q, size_t len)
+{
+	if (add_query(cl->h, q, len, "token_id", a->token_id) ||
+	    add_query(cl->h, q, len, "method", a->method) ||
+	    add_query(cl->h, q, len, "route", a->route) ||
+	    add_query(cl->h, q, len, "since", a->since) ||
+	    add_query(cl->h, q, len, "until", a->until)) {
+		fprintf(stderr, "brski admin: filters too long\n");
+		return BRSKI_EXIT_USAGE;
+	}
+	return BRSKI_EXIT_OK;
+}
+
+/* Every page of a list, its items appended to all. */
+static int fetch_all(struct adm_client *cl, const char *first, const char *what, json_t *all)
+{
+	char path[1200];
+	int rc, pages = 0;
+
+	snprintf(path, sizeof(path), "%s", first);
+	for (;;) {
+		json_t *j;
+		if ((rc = client_do(cl, "GET", path, NULL)) != BRSKI_EXIT_OK)
+			return rc;
+		if (cl->status != 200)
+			return report_error(cl, what);
+		if (!(j = answer_json(cl, what)))
+			return BRSKI_EXIT_BAD;
+		json_array_extend(all, json_object_get(j, "items"));
+		json_decref(j);
+		/* a bound on a misbehaving server that links in circles */
+		if (!next_link(cl, path, sizeof(path)) || ++pages > 1000000)
+			return BRSKI_EXIT_OK;
+	}
+}
+
+static int cmd_list(struct adm_client *cl, const struct adm_args *a)
+{
+	json_t *all = json_array(), *it;
+	char path[64];
+	size_t i;
+	int rc;
+
+	if (!all)
+		return BRSKI_EXIT_IO;
+	snprintf(path, sizeof(path), "/admin/v1/tokens?limit=%d", ADM_PAGE);
+	rc = fetch_all(cl, path, "token list", all);
+	if (rc == BRSKI_EXIT_OK && a->json) {
+		rc = print_json(all);
+	} else if (rc == BRSKI_EXIT_OK) {
+		printf("%-6s %-24s %-6s %-16s %-20s %s\n", "ID", "NAME", "SCOPE", "OWNER",
+		       "CREATED", "REVOKED");
+		json_array_foreach(all, i, it)
+		{
+			const char *owner = json_string_value(json_object_get(it, "owner"));
+			printf("%-6lld %-24s %-6s %-16s ",
+			       (long long)json_integer_value(json_object_get(it, "id")),
+			       json_string_value(json_object_get(it, "name")),
+			       json_string_value(json_object_get(it, "scope")),
+			       owner ? owner : "-");
+			print_time(stdout, json_object_get(it, "created"));
+			print_time(stdout, json_object_get(it, "revoked"));
+			putchar('\n');
+		}
+	}
+	json_decref(all);
+	return rc;
+}
+
+static int cmd_audit_list(struct adm_client *cl, const struct adm_args *a)
+{
+	json_t *all = json_array(), *it;
+	char q[1024] = "", path[1200];
+	size_t i;
+	int rc;
+
+	if (!all)
+		return BRSKI_EXIT_IO;
+	if ((rc = filters(cl, a, q, sizeof(q))) != BRSKI_EXIT_OK) {
+		json_decref(all);
+		return rc;
+	}
+	snprintf(path, sizeof(path), "/admin/v1/audit?limit=%d%s%s", ADM_PAGE, q[0] ? "&" : "", q);
+	rc = fetch_all(cl, path, "audit list", all);
+	if (rc == BRSKI_EXIT_OK && a->json) {
+		rc = print_json(all);
+	} else if (rc == BRSKI_EXIT_OK) {
+		printf("%-6s %-20s %-6s %-7s %-6s %s\n", "ID", "TIME", "TOKEN", "METHOD", "STATUS",
+		       "ROUTE");
+		json_array_foreach(all, i, it)
+		{
+			json_t *tok = json_object_get(it, "token_id");
+			printf("%-6lld ", (long long)json_integer_value(json_object_get(it, "id")));
+			print_time(stdout, json_object_get(it, "time"));
+			if (json_is_integer(tok))
+				printf("%-6lld ", (long long)json_integer_value(tok));
+			else
+				printf("%-6s ", "-");
+			printf("%-7s %-6lld %s\n", json_string_value(json_object_get(it, "method")),
+			       (long long)json_integer_value(json_object_get(it, "status")),
+			       json_string_value(json_object_get(it, "route")));
+		}
+	}
+	json_decref(all);
+	return rc;
+}
+
+static int cmd_export(struct adm_client *cl, const struct adm_args *a)
+{
+	const char *format = a->format ? a->format : "jsonl";
+	char q[1024] = "", path[1200];
+	FILE *out = stdout;
+	int rc, parts = 0;
+
+	if (strcmp(format, "jsonl") != 0 && strcmp(format, "csv") != 0) {
+		fprintf(stderr, "brski admin audit export: --format is jsonl or csv\n");
+		return BRSKI_EXIT_USAGE;
+	}
+	if ((rc = filters(cl, a, q, sizeof(q))) != BRSKI_EXIT_OK)
+		return rc;
+	if (a->output && !(out = fopen(a->output, "we"))) {
+		perror(a->output);
+		return BRSKI_EXIT_IO;
+	}
+	snprintf(path, sizeof(path), "/admin/v1/audit/export?format=%s%s%s", format,
+	         q[0] ? "&" : "", q);
+	for (;;) {
+		if ((rc = client_do(cl, "GET", path, NULL)) != BRSKI_EXIT_OK)
+			break;
+		if (cl->status != 200) {
+			rc = report_error(cl, "audit export");
+			break;
+		}
+		if (cl->body.len && fwrite(cl->body.data, 1, cl->body.len, out) != cl->body.len) {
+			perror(a->output ? a->output : "stdout");
+			rc = BRSKI_EXIT_IO;
+			break;
+		}
+		/* the next part's link carries the cursor; the filters are
+		 * ours to repeat */
+		if (!next_link(cl, path, sizeof(path) - strlen(q) - 2) || ++parts > 1000000)
+			break;
+		if (q[0]) {
+			size_t used = strlen(path);
+			snprintf(path + used, sizeof(path) - used, "&%s", q);
+		}
+	}
+	if (out != stdout && fclose(out) != 0 && rc == BRSKI_EXIT_OK) {
+		perror(a->output);
+		rc = BRSKI_EXIT_IO;
+	}
+	return rc;
+}
+
+/* ---- entry --------------------------------------------------------------------------- */
+
+static const struct adm_cmd *find_cmd(int argc, char **argv, int *used)
+{
+	for (size_t i = 0; i < sizeof(adm_cmds) / sizeof(adm_cmds[0]); i++) {
+		const struct adm_cmd *c = &adm_cmds[i];
+		if (!c->group && argc >= 2 && strcmp(argv[1], c->name) == 0) {
+			*used = 1;
+			return c;
+		}
+		if (c->group && argc >= 3 && strcmp(argv[1], c->group) == 0 &&
+		    strcmp(argv[2], c->name) == 0) {
+			*used = 2;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static int parse(const struct adm_cmd *c, int argc, char **argv, struct adm_args *a)
+{
+	struct option longopts[N_ADM_OPTS + 1];
+
+	memset(longopts, 0, sizeof(longopts));
+	for (size_t i = 0; i < N_ADM_OPTS; i++) {
+		longopts[i].name = adm_opts[i].name;
+		longopts[i].has_arg = adm_opts[i].arg ? required_argument : no_argument;
+		longopts[i].val = adm_opts[i].id;
+	}
+	optind = 0; /* glibc: start afresh, permuting */
+	opterr = 0;
+	for (;;) {
+		int o = getopt_long(argc, argv, ":", longopts, NULL);
+		size_t k;
+
+		if (o == -1)
+			break;
+		if (o == '?' || o == ':') {
+			fprintf(stderr, "brski admin: %s '%s'\n",
+			        o == ':' ? "missing value for" : "unknown option",
+			        argv[optind - 1]);
+			return BRSKI_EXIT_USAGE;
+		}
+		for (k = 0; k < N_ADM_OPTS && adm_opts[k].id != o; k++)
+			;
+		if (k == N_ADM_OPTS || !(adm_opts[k].cmds & c->bit)) {
+			fprintf(stderr, "brski admin: this command takes no --%s\n",
+			        k < N_ADM_OPTS ? adm_opts[k].name : "?");
+			return BRSKI_EXIT_USAGE;
+		}
+		switch (o) {
+		case OPT_URL:
+			a->url = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			a->token_file = optarg;
+			break;
+		case OPT_CACERT:
+			a->cacert = optarg;
+			break;
+		case OPT_PKI:
+			a->pki = optarg;
+			break;
+		case OPT_CLOUDREG:
+			a->cloudreg = true;
+			break;
+		case OPT_NAME:
+			a->name = optarg;
+			break;
+		case OPT_SCOPE:
+			a->scope = optarg;
+			break;
+		case OPT_OWNER:
+			a->owner = optarg;
+			break;
+		case OPT_TOKEN_ONLY:
+			a->token_only = true;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case OPT_TOKEN_ID:
+			a->token_id = optarg;
+			break;
+		case OPT_METHOD:
+			a->method = optarg;
+			break;
+		case OPT_ROUTE:
+			a->route = optarg;
+			break;
+		case OPT_SINCE:
+			a->since = optarg;
+			break;
+		case OPT_UNTIL:
+			a->until = optarg;
+			break;
+		case OPT_FORMAT:
+			a->format = optarg;
+			break;
+		case OPT_OUTPUT:
+			a->output = optarg;
+			break;
+		case OPT_HELP:
+			usage(c, stdout);
+			return -1;
+		default:
+			break;
+		}
+	}
+	return BRSKI_EXIT_OK;
+}
+
+int brski_cmd_admin(int argc, char **argv)
+{
+	const struct adm_cmd *c;
+	struct adm_args a = {0};
+	struct adm_client cl;
+	char token[ADM_MAX_TOKEN + 2];
+	int used = 0, rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	                  strcmp(argv[1], "help") == 0)) {
+		usage(NULL, stdout);
+		return BRSKI_EXIT_OK;
+	}
+	c = find_cmd(argc, argv, &used);
+	if (!c) {
+		fprintf(stderr, "brski admin: unknown or missing command\n");
+		usage(NULL, stderr);
+		return BRSKI_EXIT_USAGE;
+	}
+	/* getopt sees "<command> [options] [args]" */
+	argc -= used;
+	argv += used;
+	rc = parse(c, argc, argv, &a);
+	if (rc < 0)
+		return BRSKI_EXIT_OK;
+	if (rc != BRSKI_EXIT_OK)
+		return rc;
+	if (c->bit == C_REVOKE ? optind != argc - 1 : optind != argc) {
+		fprintf(stderr, "brski admin: unexpected arguments (see --help)\n");
+		return BRSKI_EXIT_USAGE;
+	}
+	if (a.pki && (rc = from_pki(&a)) != BRSKI_EXIT_OK)
+		goto out;
+	if (!a.url || !a.token_file) {
+		fprintf(stderr, "brski admin: give --url and --token-file, or --pki DIR\n");
+		rc = BRSKI_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = read_token(a.token_file, token, sizeof(token))) != BRSKI_EXIT_OK)
+		goto out;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = client_init(&cl, a.url, a.cacert, token);
+	explicit_bzero(token, sizeof(token));
+	if (rc == BRSKI_EXIT_OK) {
+		switch (c->bit) {
+		case C_CREATE:
+			rc = cmd_create(&cl, &a);
+			break;
+		case C_LIST:
+			rc = cmd_list(&cl, &a);
+			break;
+		case C_REVOKE:
+			rc = cmd_revoke(&cl, &a, argv[optind]);
+			break;
+		case C_ALIST:
+			rc = cmd_audit_list(&cl, &a);
+			break;
+		case C_EXPORT:
+			rc = cmd_export(&cl, &a);
+			break;
+		default:
+			rc = cmd_whoami(&cl, &a);
+			break;
+		}
+	}
+	client_free(&cl);
+	curl_global_cleanup();
+out:
+	json_decref(a.manifest);
+	return rc;
+}
