@@ -150,6 +150,7 @@ static const struct svc_cfg_item registrar_items[] = {
         {"masa_retries", SVC_CFG_INT, 0, 10, "2", NULL, 0, NONE, NULL},
         {"retry_after", SVC_CFG_INT, 1, 86400, "60", NULL, 0, NONE, NULL},
         {"domain_ca", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, NONE, NULL},
+        {"masa_max_inflight", SVC_CFG_INT, 1, 10000, "64", NULL, 0, NONE, NULL},
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 
