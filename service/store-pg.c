@@ -113,6 +113,11 @@ static void pg_conn_free(struct store_conn *c)
 
 static voucher_err pg_conn_new(struct pg_ctx *x, struct store_conn **out, char *err, size_t errlen)
 {
+	/* The URI goes in as dbname, which libpq expands. Keywords later in
+	 * the list win, so a connect_timeout in the URI overrides ours; ours
+	 * keeps a dead server from hanging a request thread for long. */
+	const char *const keys[] = {"connect_timeout", "dbname", NULL};
+	const char *const vals[] = {x->timeout, x->uri, NULL};
 	struct store_conn *c;
 
 	*out = NULL;
@@ -121,12 +126,6 @@ static voucher_err pg_conn_new(struct pg_ctx *x, struct store_conn **out, char *
 		free(c);
 		return VOUCHER_ENOMEM;
 	}
-	/* The URI goes in as dbname, which libpq expands. Keywords later in
-	 * the list win, so a connect_timeout in the URI overrides ours; ours
-	 * keeps a dead server from hanging a request thread for long. */
-	const char *const keys[] = {"connect_timeout", "dbname", NULL};
-	const char *const vals[] = {x->timeout, x->uri, NULL};
-
 	c->pg = PQconnectdbParams(keys, vals, 1);
 	if (!c->pg) {
 		free(c->prepared);

@@ -18,10 +18,8 @@
 struct store {
 	const struct store_ops *ops;
 	void *ctx;
-	/* Set on a transaction handle: the connection it holds, and the
-	 * store it belongs to. */
+	/* Set on a transaction handle: the connection it holds. */
 	struct store_conn *tx_conn;
-	struct store *parent;
 };
 
 /* Backends by scheme; a string without a known scheme is a SQLite path. */
@@ -569,7 +567,6 @@ voucher_err store_begin(struct store *s, struct store **tx, char *err, size_t er
 	t->ops = s->ops;
 	t->ctx = s->ctx;
 	t->tx_conn = c;
-	t->parent = s;
 	*tx = t;
 	return VOUCHER_OK;
 }

@@ -906,6 +906,39 @@ static void test_pagination(void **state)
 	assert_int_equal(store_owner_list(s, NULL, &list, &n, err, sizeof(err)), VOUCHER_OK);
 	assert_int_equal(n, 25);
 	store_owner_list_free(list, n);
+
+	/* A filtered list pages over the matching rows only: devices of
+	 * two owners, interleaved. */
+	for (i = 0; i < 20; i++) {
+		struct store_device d = {0};
+
+		snprintf(name, sizeof(name), "SN-%02u", i);
+		d.serial = name;
+		d.owner = i % 2 ? "owner-01" : "owner-02";
+		assert_int_equal(store_device_put(s, &d, STORE_PUT_CREATE, err, sizeof(err)),
+		                 VOUCHER_OK);
+	}
+	memset(&page, 0, sizeof(page));
+	page.limit = 3;
+	total = 0;
+	pages = 0;
+	do {
+		struct store_device *dl = NULL;
+
+		page.after = page.next;
+		assert_int_equal(store_device_list(s, "owner-01", &page, &dl, &n, err, sizeof(err)),
+		                 VOUCHER_OK);
+		for (i = 0; i < n; i++) {
+			snprintf(name, sizeof(name), "SN-%02zu", 2 * (total + i) + 1);
+			assert_string_equal(dl[i].serial, name);
+			assert_string_equal(dl[i].owner, "owner-01");
+		}
+		total += n;
+		pages++;
+		store_device_list_free(dl, n);
+	} while (page.next);
+	assert_int_equal(total, 10);
+	assert_int_equal(pages, 4);
 	store_close(s);
 }
 
