@@ -533,14 +533,16 @@ static voucher_err check_sig(const struct cose_msg *m, const struct brski_buf *t
 
 /* Parse, then either verify (the signature, then the chain) or, for
  * voucher_envelope_decode_unverified, only collect what was carried. */
-static voucher_err cose_open(const uint8_t *in, size_t len, int verify,
-                             const struct voucher_trust *trust, struct voucher_verified **out)
+static voucher_err cose_open(const uint8_t *in, size_t len, int verify, const gnutls_datum_t *extra,
+                             size_t nextra, const struct voucher_trust *trust,
+                             struct voucher_verified **out)
 {
 	struct cose_msg *m = NULL;
 	struct voucher_verified *v = NULL;
 	struct brski_buf tbs;
-	gnutls_datum_t others[2 * BRSKI_MAX_CERT_CHAIN];
-	size_t nothers = 0;
+	/* x5chain, x5bag and the caller's certificates, each bounded. */
+	gnutls_datum_t others[3 * BRSKI_MAX_CERT_CHAIN], cand[2 * BRSKI_MAX_CERT_CHAIN];
+	size_t nothers = 0, ncand = 0;
 	const gnutls_datum_t *signer = NULL;
 	voucher_err e;
 
@@ -571,6 +573,10 @@ static voucher_err cose_open(const uint8_t *in, size_t len, int verify,
 		v = NULL;
 		goto out;
 	}
+	if (nextra > BRSKI_MAX_CERT_CHAIN) {
+		e = VOUCHER_E_TOO_LARGE;
+		goto out;
+	}
 	if (m->nchain > 0) {
 		/* x5chain is ordered: its first certificate is the signer's. */
 		signer = &m->chain[0];
@@ -580,23 +586,33 @@ static voucher_err cose_open(const uint8_t *in, size_t len, int verify,
 			others[nothers++] = m->chain[i];
 		for (size_t i = 0; i < m->nbag; i++)
 			others[nothers++] = m->bag[i];
-	} else if (m->nbag > 0) {
+		for (size_t i = 0; i < nextra; i++)
+			others[nothers++] = extra[i];
+	} else if (m->nbag + nextra > 0) {
 		/* x5bag is a bag: the signer is the certificate whose key
 		 * verifies (we put it first; an RVR's bag also carries the
-		 * pledge's chain). At most BRSKI_MAX_CERT_CHAIN tries. */
+		 * pledge's chain), else one the caller supplied (a voucher
+		 * whose bag a registrar stripped, a pledge request without
+		 * one). At most 2 * BRSKI_MAX_CERT_CHAIN tries. */
+		for (size_t i = 0; i < m->nbag; i++)
+			cand[ncand++] = m->bag[i];
+		for (size_t i = 0; i < nextra; i++)
+			cand[ncand++] = extra[i];
 		e = VOUCHER_E_SIG_INVALID;
-		for (size_t i = 0; i < m->nbag && signer == NULL; i++) {
-			voucher_err ce = check_sig(m, &tbs, &m->bag[i]);
+		size_t at = ncand;
+		for (size_t i = 0; i < ncand && at == ncand; i++) {
+			voucher_err ce = check_sig(m, &tbs, &cand[i]);
 			if (ce == VOUCHER_OK)
-				signer = &m->bag[i];
+				at = i;
 			else if (ce == VOUCHER_ENOMEM || ce == VOUCHER_E_CRYPTO)
 				e = ce;
 		}
-		if (signer == NULL)
+		if (at == ncand)
 			goto out;
-		for (size_t i = 0; i < m->nbag; i++)
-			if (&m->bag[i] != signer)
-				others[nothers++] = m->bag[i];
+		signer = &cand[at];
+		for (size_t i = 0; i < ncand; i++)
+			if (i != at)
+				others[nothers++] = cand[i];
 	} else {
 		/* Nothing to verify with (a pledge's PVR is authenticated by
 		 * its TLS client certificate instead). */
@@ -621,12 +637,38 @@ out:
 voucher_err vl_cose_verify(const uint8_t *in, size_t len, const struct voucher_trust *trust,
                            struct voucher_verified **out)
 {
-	return cose_open(in, len, 1, trust, out);
+	return cose_open(in, len, 1, NULL, 0, trust, out);
 }
 
 voucher_err vl_cose_decode(const uint8_t *in, size_t len, struct voucher_verified **out)
 {
-	return cose_open(in, len, 0, NULL, out);
+	return cose_open(in, len, 0, NULL, 0, NULL, out);
+}
+
+voucher_err voucher_cose_verify_with_certs(const uint8_t *in, size_t len,
+                                           const uint8_t *const *extra, const size_t *extra_len,
+                                           size_t nextra, const struct voucher_trust *trust,
+                                           struct voucher_verified **out)
+{
+	gnutls_datum_t d[BRSKI_MAX_CERT_CHAIN];
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	if (nextra > 0 && (extra == NULL || extra_len == NULL))
+		return VOUCHER_EINVAL;
+	if (in == NULL || len == 0)
+		return VOUCHER_E_MALFORMED;
+	if (nextra > BRSKI_MAX_CERT_CHAIN)
+		return VOUCHER_E_TOO_LARGE;
+	for (size_t i = 0; i < nextra; i++) {
+		if (extra[i] == NULL || extra_len[i] == 0)
+			return VOUCHER_EINVAL;
+		if (extra_len[i] > VL_MAX_CERT)
+			return VOUCHER_E_TOO_LARGE;
+		d[i].data = (unsigned char *)(uintptr_t)extra[i];
+		d[i].size = (unsigned)extra_len[i];
+	}
+	return cose_open(in, len, 1, d, nextra, trust, out);
 }
 
 voucher_err voucher_cose_strip_unprotected_certs(const uint8_t *in, size_t len, uint8_t **out,

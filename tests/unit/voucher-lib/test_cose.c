@@ -564,6 +564,36 @@ static void test_strip(void **state)
 	struct voucher_verified *v = NULL;
 	assert_int_equal(voucher_verify(VOUCHER_ENV_COSE, stripped, slen, NULL, &v),
 	                 VOUCHER_E_CERT);
+	/* Whoever knows the signer's certificate still verifies it. */
+	const uint8_t *extra[2] = {e->es.signer.der.data, e->other.signer.der.data};
+	const size_t extra_len[2] = {e->es.signer.der.size, e->other.signer.der.size};
+	assert_int_equal(
+	        voucher_cose_verify_with_certs(stripped, slen, extra, extra_len, 1, e->t_es, &v),
+	        VOUCHER_OK);
+	assert_memory_equal(v->payload, payload, sizeof(payload));
+	assert_memory_equal(v->chain[0], e->es.signer.der.data, e->es.signer.der.size);
+	voucher_verified_free(v);
+	v = NULL;
+	/* found among several, in any order */
+	const uint8_t *rev[2] = {extra[1], extra[0]};
+	const size_t rev_len[2] = {extra_len[1], extra_len[0]};
+	assert_int_equal(
+	        voucher_cose_verify_with_certs(stripped, slen, rev, rev_len, 2, e->t_es, &v),
+	        VOUCHER_OK);
+	voucher_verified_free(v);
+	v = NULL;
+	/* someone else's certificate, someone else's anchors, nothing */
+	assert_int_equal(voucher_cose_verify_with_certs(stripped, slen, extra + 1, extra_len + 1, 1,
+	                                                e->t_es, &v),
+	                 VOUCHER_E_SIG_INVALID);
+	assert_int_equal(
+	        voucher_cose_verify_with_certs(stripped, slen, extra, extra_len, 1, e->t_other, &v),
+	        VOUCHER_E_UNTRUSTED);
+	assert_int_equal(voucher_cose_verify_with_certs(stripped, slen, NULL, NULL, 0, e->t_es, &v),
+	                 VOUCHER_E_CERT);
+	assert_int_equal(voucher_cose_verify_with_certs(stripped, slen, NULL, NULL, 1, e->t_es, &v),
+	                 VOUCHER_EINVAL);
+	assert_null(v);
 	/* ... but it still decodes, for display. */
 	assert_int_equal(voucher_envelope_decode_unverified(VOUCHER_ENV_COSE, stripped, slen, &v),
 	                 VOUCHER_OK);

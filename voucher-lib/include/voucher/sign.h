@@ -118,6 +118,22 @@ VOUCHER_API voucher_err voucher_verify(enum voucher_envelope env, const uint8_t 
 VOUCHER_API voucher_err voucher_cose_strip_unprotected_certs(const uint8_t *in, size_t len,
                                                              uint8_t **out, size_t *out_len);
 
+/* Verify a COSE_Sign1 as voucher_verify does, with certificates supplied by
+ * the caller besides those the message carries: a pledge whose voucher had
+ * its x5bag stripped by the registrar knows the MASA's signing certificate;
+ * a registrar checking a pledge's request uses the pledge's (D)TLS client
+ * certificate chain (cBRSKI: pledges should not send x5bag). With x5chain
+ * present its first certificate is the signer; otherwise the signer is the
+ * first of the carried x5bag and then extra whose key verifies. extra[i]
+ * (extra_len[i] bytes of DER, at most 16 KiB each, at most 8) are
+ * borrowed. Errors as voucher_verify, plus VOUCHER_EINVAL for a NULL or
+ * empty extra entry and VOUCHER_E_TOO_LARGE past the bounds. Thread-safe. */
+VOUCHER_API voucher_err voucher_cose_verify_with_certs(const uint8_t *in, size_t len,
+                                                       const uint8_t *const *extra,
+                                                       const size_t *extra_len, size_t nextra,
+                                                       const struct voucher_trust *trust,
+                                                       struct voucher_verified **out);
+
 /* Decode an envelope WITHOUT verifying it: syntax checks only, no signature
  * and no chain check. For display and debugging (`brski voucher show`);
  * never act on what it returns. Fills the same struct as voucher_verify:
