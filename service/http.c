@@ -54,6 +54,10 @@ struct conn_ctx {
 	struct svc_http *h;
 	struct svc_creds *creds; /* the credentials this session chose */
 	bool had_request;
+	/* The client's Finished arrived. GnuTLS keeps no handshake state to
+	 * ask afterwards (gnutls_handshake_get_last_in() is -1 by then), so
+	 * a hook records it. */
+	_Atomic bool handshake_done;
 };
 
 /* Per request (MHD con_cls). */
@@ -164,6 +168,16 @@ static int cert_callback(gnutls_session_t s, const gnutls_datum_t *req_ca_dn, in
 	return 0;
 }
 
+static int handshake_hook(gnutls_session_t s, unsigned int htype, unsigned when,
+                          unsigned int incoming, const gnutls_datum_t *msg)
+{
+	struct conn_ctx *cc = gnutls_session_get_ptr(s);
+
+	if (cc && incoming && htype == GNUTLS_HANDSHAKE_FINISHED)
+		atomic_store(&cc->handshake_done, true);
+	return 0;
+}
+
 static void notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                               enum MHD_ConnectionNotificationCode toe)
 {
@@ -186,6 +200,8 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 		if (ci && ci->tls_session) {
 			gnutls_session_t s = ci->tls_session;
 			gnutls_session_set_ptr(s, cc);
+			gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_FINISHED,
+			                                   GNUTLS_HOOK_POST, handshake_hook);
 			/* Ask, never demand: a client without a certificate
 			 * gets a 401 it can read, not a handshake alert. */
 			if (h->client_cert != SVC_CLIENT_CERT_NONE)
@@ -196,17 +212,14 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
 	cc = *socket_context;
 	if (!cc)
 		return;
-	if (!cc->had_request) {
+	if (!cc->had_request && !atomic_load(&cc->handshake_done)) {
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-		if (ci && ci->tls_session) {
-			gnutls_handshake_description_t last =
-			        gnutls_handshake_get_last_in(ci->tls_session);
-			if (last != GNUTLS_HANDSHAKE_FINISHED &&
-			    last != GNUTLS_HANDSHAKE_KEY_UPDATE)
-				svc_metrics_inc(h->metrics, SVC_METRIC_TLS_HANDSHAKE_FAILURES);
-			gnutls_session_set_ptr(ci->tls_session, NULL);
-		}
+		if (ci && ci->tls_session)
+			svc_metrics_inc(h->metrics, SVC_METRIC_TLS_HANDSHAKE_FAILURES);
 	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci && ci->tls_session)
+		gnutls_session_set_ptr(ci->tls_session, NULL);
 	svc_creds_unref(cc->creds);
 	free(cc);
 	*socket_context = NULL;
