@@ -120,8 +120,7 @@ voucher_err voucher_trust_add_pem(struct voucher_trust *t, const uint8_t *pem, s
 	if (len > MAX_TRUST_FILE)
 		return VOUCHER_E_TOO_LARGE;
 	gnutls_datum_t d = {(unsigned char *)pem, (unsigned)len};
-	int rc = gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM,
-	                                      GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED * 0);
+	int rc = gnutls_x509_crt_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0);
 	if (rc < 0)
 		return vl_gnutls_err(rc, VOUCHER_E_CERT);
 	voucher_err err = n ? add_crts(t, list, n) : VOUCHER_E_CERT;
