@@ -123,13 +123,16 @@ voucher_err masa_voucher_policy(const struct masa_keys *k, const struct masa_rvr
 	}
 	if (!r->nonce) {
 		time_t until = v->created_on + (time_t)k->nonceless_lifetime;
-		time_t reg = cert_not_after(r->verified->chain[0], r->verified->chain_der_len[0]);
+		time_t reg = r->verified ? cert_not_after(r->verified->chain[0],
+		                                          r->verified->chain_der_len[0])
+		                         : 0;
 		v->expires_on = reg && reg < until ? reg : until;
 	}
 
 	if (!r->via_cloud) {
 		/* The owner's own registrar: pin per [masa] pinning. */
-		if (k->pin_registrar) {
+		/* (through the admin API there is no registrar certificate) */
+		if (k->pin_registrar && r->verified) {
 			v->pinned_domain_cert = r->verified->chain[0];
 			v->pinned_domain_cert_len = r->verified->chain_der_len[0];
 			return VOUCHER_OK;

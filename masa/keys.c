@@ -123,6 +123,7 @@ void masa_app_free(struct masa_app *app)
 	if (!app)
 		return;
 	masa_app_put_keys(app, app->keys);
+	free(app->admin_table);
 	pthread_mutex_destroy(&app->lock);
 	free(app);
 }

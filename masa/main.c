@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "masa/masa.h"
 #include "service/admin.h"
@@ -31,6 +32,15 @@ static voucher_err masa_init(struct svc_daemon *d, void **app, char *err, size_t
 		snprintf(err, errlen, "out of memory");
 		return r;
 	}
+	if ((r = masa_admin_table(&a->admin_table, &a->n_admin_table)) != VOUCHER_OK) {
+		snprintf(err, errlen, "out of memory");
+		masa_app_free(a);
+		return r;
+	}
+	if ((r = svc_admin_bootstrap_daemon(d, err, errlen)) != VOUCHER_OK) {
+		masa_app_free(a);
+		return r;
+	}
 	*app = a;
 	return VOUCHER_OK;
 }
@@ -56,6 +66,12 @@ static void masa_fini(struct svc_daemon *d, void *app)
 
 int main(int argc, char **argv)
 {
+	/* The framework's admin rows, dispatching to our table. */
+	struct svc_route admin_routes[SVC_ADMIN_N_ROUTES];
+
+	memcpy(admin_routes, svc_admin_routes, sizeof(admin_routes));
+	for (size_t i = 0; i < SVC_ADMIN_N_ROUTES; i++)
+		admin_routes[i].handler = masa_admin_handle;
 	struct svc_daemon_def masad = {
 	        .name = "masad",
 	        .description = "masad: the BRSKI MASA (signs vouchers for registrars).",
@@ -63,8 +79,9 @@ int main(int argc, char **argv)
 	        .roles = "masa",
 	        .brski_routes = masa_brski_routes,
 	        .n_brski_routes = masa_n_brski_routes,
+	        .admin_routes = admin_routes,
+	        .n_admin_routes = SVC_ADMIN_N_ROUTES,
 	        .trust = masa_trust,
-	        SVC_ADMIN_DEF_ROUTES,
 	        .init = masa_init,
 	        .reload = masa_reload,
 	        .fini = masa_fini,

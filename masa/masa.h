@@ -44,6 +44,9 @@ struct masa_app {
 	pthread_mutex_t lock;
 	struct masa_keys *keys; /* current; replaced by masa_app_reload */
 	struct store *store;    /* borrowed from the daemon */
+	/* The admin API: the framework's routes and ours (masa_admin_table). */
+	struct svc_admin_route *admin_table;
+	size_t n_admin_table;
 };
 
 /* Load the [masa] keys of cfg. *out has one reference. */
@@ -191,5 +194,14 @@ voucher_err masa_handle_requestauditlog(const struct svc_req *req, struct svc_re
  * voucher; on failure it holds the status and a plain-text reason. */
 voucher_err masa_issue(struct masa_app *app, const struct masa_input *in, const char *accept,
                        const char *request_id, const char *peer, struct svc_resp *resp);
+
+/* ---- admin API (masa/admin.c) --------------------------------------------- */
+
+struct svc_admin_route;
+/* The framework's table (service/admin.h) followed by the MASA's owners,
+ * devices, logs and voucher routes; *out is malloc'd. */
+voucher_err masa_admin_table(struct svc_admin_route **out, size_t *n);
+/* svc_handler for every /admin/ method: serves app->admin_table. */
+voucher_err masa_admin_handle(const struct svc_req *req, struct svc_resp *resp);
 
 #endif
