@@ -234,6 +234,7 @@ enum {
 	OPT_CHAIN,
 	OPT_TRUST,
 	OPT_NO_TRUST,
+	OPT_SIGNER_CERT,
 	/* create */
 	OPT_SERIAL,
 	OPT_NONCE,
@@ -781,6 +782,9 @@ static const struct vopt verify_opts[] = {
          "trust anchors (PEM bundle or DER); repeatable;\nrequired unless --no-trust"},
         {"no-trust", NULL, OPT_NO_TRUST,
          "check the signature and the carried chain only\n(RFC 8995 5.5 temporary trust)"},
+        {"signer-cert", "FILE", OPT_SIGNER_CERT,
+         "COSE: certificates (PEM/DER) to find the signer\namong when the message carries none "
+         "(x5bag\nstripped by a registrar, pledge request)"},
         {"kind", "voucher|request", OPT_KIND, "require this kind of artifact"},
         {"out", "FILE", OPT_OUT, "also write the payload bytes, exactly as signed"},
         {"legacy", NULL, OPT_LEGACY, "validate against RFC 8366 / RFC 8995"},
@@ -833,6 +837,7 @@ static int cmd_verify(int argc, char **argv)
 	struct voucher_trust *trust = NULL;
 	struct voucher_verified *v = NULL;
 	struct voucher_artifact *a = NULL;
+	struct voucher_x509_chain *extra = NULL;
 	struct voucher_error_info ei;
 	enum voucher_kind want_kind = VOUCHER_KIND_UNKNOWN;
 	const char *out_path = NULL;
@@ -862,6 +867,15 @@ static int cmd_verify(int argc, char **argv)
 			break;
 		case OPT_NO_TRUST:
 			no_trust = true;
+			break;
+		case OPT_SIGNER_CERT:
+			voucher_x509_chain_free(extra);
+			extra = NULL;
+			if ((e = voucher_x509_chain_load_file(optarg, &extra)) != VOUCHER_OK) {
+				rc = fail(io_or_usage(e), "--signer-cert %s: %s", optarg,
+				          voucher_strerror(e));
+				goto out;
+			}
 			break;
 		case OPT_KIND:
 			if (parse_kind(optarg, &want_kind) != BRSKI_EXIT_OK)
@@ -899,7 +913,17 @@ static int cmd_verify(int argc, char **argv)
 		rc = fail(BRSKI_EXIT_BAD, "%s: not a CMS, COSE or JWS envelope", in_path);
 		goto out;
 	}
-	e = voucher_verify(env, in, in_len, no_trust ? NULL : trust, &v);
+	if (extra != NULL && env != VOUCHER_ENV_COSE) {
+		rc = fail(BRSKI_EXIT_USAGE, "--signer-cert applies to COSE only, %s is %s", in_path,
+		          env_name(env));
+		goto out;
+	}
+	if (extra != NULL)
+		e = voucher_cose_verify_with_certs(in, in_len, (const uint8_t *const *)extra->der,
+		                                   extra->der_len, extra->len,
+		                                   no_trust ? NULL : trust, &v);
+	else
+		e = voucher_verify(env, in, in_len, no_trust ? NULL : trust, &v);
 	if (e != VOUCHER_OK) {
 		rc = fail(BRSKI_EXIT_BAD, "%s: %s envelope does not verify: %s", in_path,
 		          env_name(env), voucher_strerror(e));
@@ -958,6 +982,7 @@ out:
 	voucher_artifact_free(a);
 	voucher_verified_free(v);
 	voucher_trust_free(trust);
+	voucher_x509_chain_free(extra);
 	return rc;
 }
 

@@ -92,6 +92,15 @@ for kt in p256 ed25519; do
 	must 0 "$BRSKI" voucher verify --trust "$ca" --out "$d/payload.cbor" "$d/py.cose"
 	cmp -s "$d/payload.cbor" "$d/v.cbor" || fail "$kt: --out payload differs"
 
+	# ---- the registrar strips the MASA chain; the pledge knows the signer ------
+	must 0 "$PYTHON3" "$PY" cose-strip "$d/ours.cose" "$d/stripped.cose"
+	must 1 "$BRSKI" voucher verify --trust "$ca" "$d/stripped.cose"
+	must 0 "$BRSKI" voucher verify --trust "$ca" --signer-cert "$d/pki/masa-sign.crt" "$d/stripped.cose"
+	cmp -s "$work/out" "$d/v.json" 2>/dev/null || "$PYTHON3" -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); sys.exit(a!=b)' "$work/out" "$d/v.json" ||
+		fail "$kt: stripped COSE printed another payload"
+	must 1 "$BRSKI" voucher verify --trust "$ca" --signer-cert "$d/other/masa-sign.crt" "$d/stripped.cose"
+	must 2 "$BRSKI" voucher verify --trust "$ca" --signer-cert "$d/pki/masa-sign.crt" "$d/ours.jws"
+
 	# ---- wrong signer: our certificate, their key ----------------------------
 	cat "$chain" >"$d/mixed.pem"
 	must 0 "$PYTHON3" "$PY" cose-sign "$d/v.cbor" "$okey" "$d/mixed.pem" "$d/wrong.cose"

@@ -10,6 +10,7 @@ tests/integration/test-cose-jws-python.sh.
   vouchersig.py jws-sign PAYLOAD KEY CHAIN OUT [--second KEY2 CHAIN2]
   vouchersig.py cose-verify IN CA               verify; payload to stdout
   vouchersig.py cose-sign PAYLOAD KEY CHAIN OUT [--x5bag] [--untagged]
+  vouchersig.py cose-strip IN OUT               drop x5bag/x5chain (unprotected)
   vouchersig.py tamper KIND IN OUT OTHER_CHAIN  KIND: payload, protected,
                                                 signature, cert
 
@@ -220,6 +221,17 @@ def cose_sign(payload_path, key_path, chain_path, out_path, x5bag=False, tagged=
     return 0
 
 
+def cose_strip(in_path, out_path):
+    """What a cBRSKI registrar does before forwarding a MASA voucher."""
+    with open(in_path, "rb") as f:
+        msg = cbor2.loads(f.read())
+    m = msg.value if isinstance(msg, cbor2.CBORTag) else msg
+    m[1] = {k: v for k, v in m[1].items() if k not in (X5BAG, X5CHAIN)}
+    with open(out_path, "wb") as f:
+        f.write(cbor2.dumps(msg))
+    return 0
+
+
 # ---- tampering ------------------------------------------------------------
 
 
@@ -306,6 +318,8 @@ def main(argv):
         if cmd == "cose-sign" and len(args) >= 4:
             return cose_sign(*args[:4], x5bag="--x5bag" in args[4:],
                              tagged="--untagged" not in args[4:])
+        if cmd == "cose-strip" and len(args) == 2:
+            return cose_strip(*args)
         if cmd == "tamper" and len(args) == 4:
             return tamper(*args)
     except Refused as e:
