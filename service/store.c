@@ -525,6 +525,11 @@ voucher_err store_ping(struct store *s)
 	return run(s, ST_PING, NULL, 0, row_int, &one, NULL, NULL, 0);
 }
 
+const char *store_backend(const struct store *s)
+{
+	return s ? s->ops->name : "none";
+}
+
 void store_close(struct store *s)
 {
 	if (!s || s->tx_conn)

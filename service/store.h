@@ -64,6 +64,9 @@ voucher_err store_open_opts(const char *database, const struct store_opts *opts,
  */
 voucher_err store_ping(struct store *s);
 
+/* "sqlite" or "postgresql", for logs. */
+const char *store_backend(const struct store *s);
+
 /* Close every connection and free s. NULL is a no-op. Not for a
  * transaction handle (use store_commit or store_rollback). */
 void store_close(struct store *s);

@@ -127,6 +127,31 @@ static int64_t raw_count(const char *uri, const char *sql)
 	return n;
 }
 
+/* Run one statement straight on the database. */
+static void raw_exec(const char *uri, const char *sql)
+{
+	if (!pg_base) {
+		sqlite3 *db = NULL;
+
+		assert_int_equal(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+		return;
+	}
+#ifdef HAVE_POSTGRESQL
+	{
+		PGconn *c = PQconnectdb(uri);
+		PGresult *res;
+
+		assert_int_equal(PQstatus(c), CONNECTION_OK);
+		res = PQexec(c, sql);
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+		PQfinish(c);
+	}
+#endif
+}
+
 static void hash_of(uint8_t h[STORE_SHA256_LEN], unsigned seed)
 {
 	unsigned i;
@@ -206,6 +231,22 @@ static void test_reopen_is_noop(void **state)
 	store_owner_clear(&o);
 	store_close(s);
 	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM schema_version"), 1);
+}
+
+/* A database migrated by a newer build is refused, not used blindly. */
+static void test_newer_schema(void **state)
+{
+	char uri[512], err[STORE_ERRLEN] = "";
+	struct store *s;
+
+	(void)state;
+	s = open_fresh(uri, sizeof(uri));
+	assert_string_equal(store_backend(s), pg_base ? "postgresql" : "sqlite");
+	store_close(s);
+	raw_exec(uri, "INSERT INTO schema_version (version, applied_at) VALUES (999, 0)");
+	assert_int_equal(store_open(uri, &s, err, sizeof(err)), VOUCHER_E_STORE);
+	assert_null(s);
+	assert_non_null(strstr(err, "version 999 is newer"));
 }
 
 /* Children block on a pipe until the parent closes it, so that they start
@@ -1371,6 +1412,7 @@ int main(void)
 	        cmocka_unit_test(test_migrate_from_empty),
 	        cmocka_unit_test(test_reopen_is_noop),
 	        cmocka_unit_test(test_concurrent_open),
+	        cmocka_unit_test(test_newer_schema),
 	        cmocka_unit_test(test_bad_database),
 	        cmocka_unit_test(test_owners),
 	        cmocka_unit_test(test_owner_denylist_crls),
