@@ -971,7 +971,7 @@ voucher_err store_owner_get(struct store *s, const char *name, struct store_owne
 static voucher_err owner_exists(struct store *s, const char *name, bool *exists, char *err,
                                 size_t errlen)
 {
-	struct store_owner o;
+	struct store_owner o = {0};
 	voucher_err r = store_owner_get(s, name, &o, err, errlen);
 
 	*exists = r == VOUCHER_OK;
@@ -1624,7 +1624,7 @@ voucher_err store_job_claim(struct store *s, const char *holder, unsigned lease_
  * else holds it now. */
 static voucher_err lease_lost(struct store *s, voucher_err r, int64_t id, char *err, size_t errlen)
 {
-	struct store_job j;
+	struct store_job j = {0};
 
 	if (r != VOUCHER_E_NOT_FOUND)
 		return r;
@@ -1682,7 +1682,7 @@ voucher_err store_job_fail(struct store *s, int64_t id, const char *holder, cons
 voucher_err store_job_restart(struct store *s, int64_t id, char *err, size_t errlen)
 {
 	struct store_val p[1] = {v_int(id)};
-	struct store_job j;
+	struct store_job j = {0};
 	voucher_err r = write_one(s, ST_JOB_RESTART, p, 1, "finished job", err, errlen);
 
 	if (r != VOUCHER_E_NOT_FOUND)
