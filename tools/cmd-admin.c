@@ -367,6 +367,7 @@ static void usage(const struct adm_cmd *c, FILE *out)
 			         adm_cmds[i].group ? " " : "", adm_cmds[i].name, adm_cmds[i].args);
 			fprintf(out, "  %-16s %s\n", name, adm_cmds[i].summary);
 		}
+		brski_admin_masa_usage(out);
 		fprintf(out,
 		        "\n'brski admin <command> --help' lists its options. Exit status: 0 ok, "
 		        "1 the daemon refused\n(its problem detail is printed), 2 usage, 3 "
@@ -793,6 +794,8 @@ int brski_cmd_admin(int argc, char **argv)
 		return BRSKI_EXIT_OK;
 	}
 	c = find_cmd(argc, argv, &used);
+	if (!c && brski_admin_masa_handles(argc, argv))
+		return brski_cmd_admin_masa(argc, argv);
 	if (!c) {
 		fprintf(stderr, "brski admin: unknown or missing command\n");
 		usage(NULL, stderr);

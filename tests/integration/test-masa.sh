@@ -417,6 +417,56 @@ code=$(masa_apij "$ADMIN" GET /openapi.json "")
 expect 200 "OpenAPI document"
 grep -q '/admin/v1/devices/import' "$TEST_TMP/api.out" || fail "OpenAPI lacks the MASA routes"
 
+# ---- brski admin covers the MASA's routes -----------------------------------
+adm() {
+	"$BRSKI" admin "$@" --pki "$pki" >"$TEST_TMP/adm.out" 2>"$TEST_TMP/adm.err"
+}
+adm owner create cli-owner --domain-ca "$pki/owner-domain-ca.crt" --est-url https://est.example.com ||
+	{ cat "$TEST_TMP/adm.err"; fail "brski admin owner create"; }
+adm owner update cli-owner --registrar-url https://reg.example.com/.well-known/brski/requestvoucher \
+	--est-pin "$pki/owner-est.crt" || fail "brski admin owner update"
+adm owner get cli-owner || fail "brski admin owner get"
+[ "$(jget "$TEST_TMP/adm.out" 'd["registrar_url"]')" = https://reg.example.com/.well-known/brski/requestvoucher ] ||
+	fail "owner update did not stick"
+adm owner list || fail "brski admin owner list"
+[ "$(jget "$TEST_TMP/adm.out" 'len(d)')" = 3 ] || fail "owner list: $(cat "$TEST_TMP/adm.out")"
+adm device create cli-dev --owner cli-owner --mode est-domain || fail "brski admin device create"
+adm device update cli-dev --mode enroll-here --additional-configuration-url https://c.example.com/ ||
+	fail "brski admin device update"
+adm device get cli-dev || fail "brski admin device get"
+[ "$(jget "$TEST_TMP/adm.out" 'd["mode"]')" = enroll-here ] || fail "device update did not stick"
+printf 'serial,owner,mode\ncli-2,cli-owner,redirect\n' >"$TEST_TMP/devs.csv"
+adm device import "$TEST_TMP/devs.csv" || { cat "$TEST_TMP/adm.err"; fail "brski admin device import (CSV)"; }
+printf '[{"serial":"cli-3","owner":"cli-owner"}]' >"$TEST_TMP/devs.json"
+adm device import "$TEST_TMP/devs.json" || { cat "$TEST_TMP/adm.err"; fail "brski admin device import (JSON)"; }
+adm device list --owner cli-owner || fail "brski admin device list"
+[ "$(jget "$TEST_TMP/adm.out" 'sorted(i["serial"] for i in d)')" = '["cli-2", "cli-3", "cli-dev"]' ] ||
+	fail "device list: $(cat "$TEST_TMP/adm.out")"
+adm device list --mode enroll-here || fail "brski admin device list --mode"
+[ "$(jget "$TEST_TMP/adm.out" '[i["serial"] for i in d]')" = '["cli-dev"]' ] || fail "device list --mode"
+adm device create bad-one --mode teleport && fail "brski admin accepted a bad mode"
+grep -q 'HTTP 400' "$TEST_TMP/adm.err" || fail "a refusal does not show the status"
+adm device transfer cli-dev --owner none || fail "brski admin device transfer"
+adm owner deny cli-owner --cert "$pki/owner-registrar.crt" --reason test || fail "brski admin owner deny"
+adm owner undeny cli-owner "$(jget "$TEST_TMP/adm.out" 'd["sha256"]')" || fail "brski admin owner undeny"
+adm owner crl-add acme --crl "$TEST_TMP/owner.crl" || fail "brski admin owner crl-add"
+id=$(jget "$TEST_TMP/adm.out" 'd["id"]')
+adm owner crl-list acme || fail "brski admin owner crl-list"
+[ "$(jget "$TEST_TMP/adm.out" '[c["id"] for c in d]')" = "[$id]" ] || fail "crl-list: $(cat "$TEST_TMP/adm.out")"
+adm owner crl-delete acme "$id" || fail "brski admin owner crl-delete"
+adm voucher issue pledge-0001 --format cms --out "$TEST_TMP/cli-v.cms" || fail "brski admin voucher issue"
+"$OPENSSL" cms -verify -binary -inform DER -in "$TEST_TMP/cli-v.cms" -CAfile "$pki/masa-ca.crt" -out /dev/null 2>/dev/null ||
+	fail "the voucher of brski admin voucher issue"
+adm device audit pledge-0001 || fail "brski admin device audit"
+[ "$(jget "$TEST_TMP/adm.out" 'len(d) > 3')" = True ] || fail "device audit"
+adm device requests pledge-0001 || fail "brski admin device requests"
+adm requests || fail "brski admin requests"
+adm owner delete cli-owner && fail "deleted an owner with devices"
+for d in cli-dev cli-2 cli-3; do
+	adm device delete "$d" || fail "brski admin device delete $d"
+done
+adm owner delete cli-owner || fail "brski admin owner delete"
+
 # ---- SIGHUP reloads the signing key ----------------------------------------------
 kill -HUP "$(daemon_pid masad)"
 tries=0
