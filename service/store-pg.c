@@ -114,10 +114,11 @@ static void pg_conn_free(struct store_conn *c)
 static voucher_err pg_conn_new(struct pg_ctx *x, struct store_conn **out, char *err, size_t errlen)
 {
 	/* The URI goes in as dbname, which libpq expands. Keywords later in
-	 * the list win, so a connect_timeout in the URI overrides ours; ours
-	 * keeps a dead server from hanging a request thread for long. */
-	const char *const keys[] = {"connect_timeout", "dbname", NULL};
-	const char *const vals[] = {x->timeout, x->uri, NULL};
+	 * the list win, so the URI's own settings override our defaults: a
+	 * connect timeout, so that a dead server cannot hang a request thread
+	 * for long, and a name that shows in pg_stat_activity. */
+	const char *const keys[] = {"application_name", "connect_timeout", "dbname", NULL};
+	const char *const vals[] = {"brski-cloud", x->timeout, x->uri, NULL};
 	struct store_conn *c;
 
 	*out = NULL;

@@ -18,10 +18,13 @@
  */
 #include <config.h> /* the build's, not service/config.h */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -215,12 +218,16 @@ static void sq_conn_put(void *ctx, struct store_conn *c)
 	pthread_mutex_unlock(&x->mu);
 }
 
+static void sq_close(void *ctx);
+
 static voucher_err sq_open(const char *target, const struct store_opts *opts, void **ctx, char *err,
                            size_t errlen)
 {
 	struct sq_ctx *x;
-	struct store_conn *c = NULL;
-	voucher_err r;
+	struct store_conn **conns = NULL;
+	voucher_err r = VOUCHER_OK;
+	unsigned i, n;
+	int fd;
 
 	*ctx = NULL;
 	if (!sqlite3_threadsafe()) {
@@ -245,18 +252,38 @@ static voucher_err sq_open(const char *target, const struct store_opts *opts, vo
 		r = VOUCHER_ENOMEM;
 		goto fail;
 	}
-	/* Open one connection now so that a bad path fails at startup. */
-	r = sq_conn_get(x, &c, err, errlen);
+	/* The file holds the ACME account key and the token hashes: create
+	 * it private (SQLite would use 0644); its -wal and -shm files take
+	 * the database file's mode. */
+	fd = open(x->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno != EEXIST) {
+		store_errf(err, errlen, "failed to create SQLite database %s (%s)", x->path,
+		           strerror(errno));
+		r = VOUCHER_E_STORE;
+		goto fail;
+	}
+	/* Open the whole pool now: a bad file fails at startup, not under
+	 * load, and a daemon that drops privileges later keeps working
+	 * connections. */
+	conns = calloc(x->pool_max, sizeof(*conns));
+	if (!conns) {
+		r = VOUCHER_ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < x->pool_max; i++)
+		if ((r = sq_conn_get(x, &conns[i], err, errlen)) != VOUCHER_OK)
+			break;
+	for (n = i, i = 0; i < n; i++)
+		sq_conn_put(x, conns[i]);
+	free(conns);
 	if (r != VOUCHER_OK)
 		goto fail;
-	sq_conn_put(x, c);
 	*ctx = x;
 	return VOUCHER_OK;
 fail:
-	pthread_mutex_destroy(&x->mu);
-	pthread_cond_destroy(&x->cv);
-	free(x->path);
-	free(x);
+	sq_close(x);
 	return r;
 }
 

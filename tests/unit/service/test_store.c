@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -207,6 +208,17 @@ static void test_migrate_from_empty(void **state)
 	assert_int_equal(store_schema_version(s, &v, NULL, 0), VOUCHER_OK);
 	assert_int_equal(v, 1);
 	assert_int_equal(store_ping(s), VOUCHER_OK);
+	if (!pg_base) {
+		/* Private: the file holds the ACME key and token hashes. */
+		char wal[530];
+		struct stat st;
+
+		assert_int_equal(stat(uri, &st), 0);
+		assert_int_equal(st.st_mode & 077, 0);
+		snprintf(wal, sizeof(wal), "%s-wal", uri);
+		assert_int_equal(stat(wal, &st), 0);
+		assert_int_equal(st.st_mode & 077, 0);
+	}
 	store_close(s);
 	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM schema_version"), 1);
 	store_close(NULL);
