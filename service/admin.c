@@ -653,7 +653,9 @@ voucher_err svc_admin_serve(const struct svc_admin_route *routes, size_t n, stru
 	for (size_t i = 0; i < n; i++) {
 		if (!path_match(routes[i].path, path, c))
 			continue;
-		if (strcmp(routes[i].method, req->method) == 0) {
+		/* HEAD is GET without the body (the HTTP layer drops it) */
+		if (strcmp(routes[i].method, req->method) == 0 ||
+		    (strcmp(req->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
 			c->route = &routes[i];
 			break;
 		}

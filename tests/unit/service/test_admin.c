@@ -440,6 +440,13 @@ static void test_routing(void **state)
 	                 204);
 	assert_string_equal(resp_header(&c, "Allow"), "GET, DELETE");
 	call_free(&c);
+	/* HEAD is served by the GET route */
+	assert_int_equal(serve(f, &c, "HEAD", "/admin/v1/whoami", NULL, f->admin, NULL, NULL, 0),
+	                 200);
+	call_free(&c);
+	serve(f, &c, "HEAD", "/admin/v1/tokens/1/more", NULL, f->admin, NULL, NULL, 0);
+	check_problem(&c, 404, "not-found", NULL);
+	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/tokens", "colour=red", f->admin, NULL, NULL, 0);
 	check_problem(&c, 400, "invalid", "'colour'", NULL);
 	call_free(&c);
