@@ -1,11 +1,17 @@
 /* cloudregd: the cloud registrar (role cloud) or an owner's registrar
- * (role registrar). The daemon runner does the rest (service/daemon.h). */
+ * (role registrar). The daemon runner does the rest (service/daemon.h);
+ * the registrar itself is cloudreg/libcreg.la (cloudreg/creg.h). */
 #include <config.h>
 
+#include <curl/curl.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "cloudreg/creg.h"
 #include "service/admin.h"
 #include "service/daemon.h"
+#include "service/log.h"
 
 /* Pledges present IDevIDs (manufacturer CAs); EST re-enrollment also
  * accepts certificates from our own domain CA. */
@@ -16,17 +22,82 @@ static const struct svc_trust_src creg_trust[] = {
         {NULL, NULL, NULL},
 };
 
-static const struct svc_daemon_def cloudregd = {
-        .name = "cloudregd",
-        .description = "cloudregd: the BRSKI cloud registrar (role cloud) or an owner's "
-                       "registrar (role registrar).",
-        .default_role = "cloud",
-        .roles = "cloud|registrar",
-        .trust = creg_trust,
-        SVC_ADMIN_DEF,
-};
+static voucher_err creg_init(struct svc_daemon *d, void **app, char *err, size_t errlen)
+{
+	struct creg_keys *k = NULL;
+	struct creg_app *a = NULL;
+	voucher_err r;
+
+	if ((r = creg_keys_load(svc_daemon_config(d), &k, err, errlen)) != VOUCHER_OK)
+		return r;
+	if ((r = creg_app_new(svc_daemon_store(d), svc_daemon_metrics(d), k, &a)) != VOUCHER_OK) {
+		creg_keys_free(k);
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
+	if ((r = creg_admin_table(&a->admin_table, &a->n_admin_table)) != VOUCHER_OK) {
+		snprintf(err, errlen, "out of memory");
+		creg_app_free(a);
+		return r;
+	}
+	if ((r = svc_admin_bootstrap_daemon(d, err, errlen)) != VOUCHER_OK) {
+		creg_app_free(a);
+		return r;
+	}
+	*app = a;
+	return VOUCHER_OK;
+}
+
+/* A failed reload keeps the keys in use. */
+static voucher_err creg_reload(struct svc_daemon *d, void *app, char *err, size_t errlen)
+{
+	struct creg_keys *k = NULL;
+	voucher_err r;
+
+	if ((r = creg_keys_load(svc_daemon_config(d), &k, err, errlen)) != VOUCHER_OK)
+		return r;
+	creg_app_set_keys(app, k);
+	log_info("registrar: reloaded the registrar key, certificates and trust anchors");
+	return VOUCHER_OK;
+}
+
+static void creg_fini(struct svc_daemon *d, void *app)
+{
+	(void)d;
+	creg_app_free(app);
+}
 
 int main(int argc, char **argv)
 {
-	return svc_daemon_main(&cloudregd, argc, argv);
+	struct svc_route admin_routes[SVC_ADMIN_N_ROUTES];
+	int rc;
+
+	memcpy(admin_routes, svc_admin_routes, sizeof(admin_routes));
+	for (size_t i = 0; i < SVC_ADMIN_N_ROUTES; i++)
+		admin_routes[i].handler = creg_admin_handle;
+	struct svc_daemon_def cloudregd = {
+	        .name = "cloudregd",
+	        .description = "cloudregd: the BRSKI cloud registrar (role cloud) or an owner's "
+	                       "registrar (role registrar).",
+	        .default_role = "cloud",
+	        .roles = "cloud|registrar",
+	        .brski_routes = creg_brski_routes,
+	        .n_brski_routes = creg_n_brski_routes,
+	        .est_routes = creg_est_routes,
+	        .n_est_routes = creg_n_est_routes,
+	        .admin_routes = admin_routes,
+	        .n_admin_routes = SVC_ADMIN_N_ROUTES,
+	        .trust = creg_trust,
+	        .init = creg_init,
+	        .reload = creg_reload,
+	        .fini = creg_fini,
+	};
+	/* Before any thread exists (libcurl's rule). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "cloudregd: failed to initialise libcurl\n");
+		return 1;
+	}
+	rc = svc_daemon_main(&cloudregd, argc, argv);
+	curl_global_cleanup();
+	return rc;
 }

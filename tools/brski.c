@@ -11,6 +11,7 @@ static const struct brski_cmd cmds[] = {
         {"voucher", brski_cmd_voucher, "create, sign, verify, show and convert vouchers"},
         {"bench", brski_cmd_bench, "benchmarks reported as ratios (brski bench voucher)"},
         {"admin", brski_cmd_admin, "client of the admin REST API (tokens, audit trail)"},
+        {"pledge", brski_cmd_pledge, "a simulated device running the pledge side of BRSKI"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,116 @@
+/* cloudregd's admin routes on the framework (service/admin.h): the
+ * framework's table followed by the telemetry query. */
+#include <config.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cloudreg/creg.h"
+#include "service/admin.h"
+#include "service/daemon.h"
+
+/* Whether an owner-scoped token may see this serial: one of its owner's
+ * devices has it. */
+static voucher_err owner_has_serial(struct svc_admin_ctx *c, const char *owner, const char *serial,
+                                    bool *yes)
+{
+	struct store_page page = {0};
+	voucher_err r;
+
+	*yes = false;
+	do {
+		struct store_device *v = NULL;
+		size_t n = 0;
+		page.limit = STORE_LIST_MAX;
+		r = store_device_list(c->store, owner, &page, &v, &n, c->err, sizeof(c->err));
+		if (r != VOUCHER_OK)
+			return r;
+		for (size_t i = 0; i < n && !*yes; i++)
+			*yes = strcmp(v[i].serial, serial) == 0;
+		store_device_list_free(v, n);
+		page.after = page.next;
+	} while (!*yes && page.next != 0);
+	return VOUCHER_OK;
+}
+
+static json_t *telemetry_json(const struct store_telemetry *t)
+{
+	json_error_t je;
+	json_t *body = t->body ? json_loads(t->body, JSON_REJECT_DUPLICATES, &je) : NULL;
+
+	return json_pack("{s:I, s:s, s:s, s:b, s:s?, s:o?, s:I}", "id", (json_int_t)t->id,
+	                 "serial", t->serial, "kind",
+	                 t->kind == STORE_TELEMETRY_ENROLL_STATUS ? "enrollstatus" : "voucher_status",
+	                 "status", t->status, "reason", t->reason, "body", body, "logged",
+	                 (json_int_t)t->logged);
+}
+
+static voucher_err telemetry_list(struct svc_admin_ctx *c, struct svc_resp *resp)
+{
+	const char *serial = svc_admin_param(c, "serial");
+	struct store_page page = {0};
+	struct store_telemetry *v = NULL;
+	size_t n = 0;
+	json_t *items;
+	voucher_err r;
+
+	if (c->token && c->token->owner) {
+		bool yes = false;
+		if ((r = owner_has_serial(c, c->token->owner, serial, &yes)) != VOUCHER_OK)
+			return svc_admin_problem(resp, r, "failed to list devices: %s", c->err);
+		if (!yes)
+			return svc_admin_problem(resp, VOUCHER_E_NOT_FOUND,
+			                         "owner '%s' has no device '%s'", c->token->owner,
+			                         serial);
+	}
+	if ((r = svc_admin_page_start(c, resp, "telemetry", &page)) != VOUCHER_OK)
+		return r;
+	r = store_telemetry_list(c->store, serial, &page, &v, &n, c->err, sizeof(c->err));
+	if (r != VOUCHER_OK)
+		return svc_admin_problem(resp, r, "failed to list telemetry: %s", c->err);
+	items = json_array();
+	for (size_t i = 0; items && i < n; i++)
+		if (json_array_append_new(items, telemetry_json(&v[i])) != 0) {
+			json_decref(items);
+			items = NULL;
+		}
+	store_telemetry_list_free(v, n);
+	if (!items)
+		return svc_admin_problem(resp, VOUCHER_ENOMEM, "out of memory");
+	return svc_admin_reply_page(c, resp, "telemetry", items, page.next);
+}
+
+static const struct svc_admin_route creg_rows[] = {
+        {.method = "GET",
+         .path = "/devices/{serial}/telemetry",
+         .scope = STORE_SCOPE_READ,
+         .flags = SVC_ADMIN_OWNER | SVC_ADMIN_PAGED,
+         .handler = telemetry_list,
+         .status = 200,
+         .summary = "voucher_status and enrollstatus reports a device sent, oldest first",
+         .response = "{items: [{id, serial, kind (voucher_status|enrollstatus), status, "
+                     "reason, body (the JSON as sent), logged (Unix seconds)}], next: cursor "
+                     "(absent on the last page)}"},
+};
+
+voucher_err creg_admin_table(struct svc_admin_route **out, size_t *n)
+{
+	size_t ours = sizeof(creg_rows) / sizeof(creg_rows[0]);
+	struct svc_admin_route *t = calloc(svc_admin_table_len + ours, sizeof(*t));
+
+	if (!t)
+		return VOUCHER_ENOMEM;
+	memcpy(t, svc_admin_table, svc_admin_table_len * sizeof(*t));
+	memcpy(t + svc_admin_table_len, creg_rows, sizeof(creg_rows));
+	*out = t;
+	*n = svc_admin_table_len + ours;
+	return VOUCHER_OK;
+}
+
+voucher_err creg_admin_handle(const struct svc_req *req, struct svc_resp *resp)
+{
+	struct creg_app *app = req->app;
+	struct store *store = req->daemon ? svc_daemon_store(req->daemon) : app->store;
+
+	return svc_admin_serve(app->admin_table, app->n_admin_table, store, req, resp);
+}

@@ -1,0 +1,185 @@
+/*
+ * cloudregd internals (cloudreg/libcreg.la): the cloud registrar (role
+ * cloud) and an owner's registrar (role registrar) on the daemon runner.
+ * main.c only wires these into service/daemon.h.
+ *
+ * Keys, certificates and trust anchors are loaded once at start and again on
+ * SIGHUP (creg_keys_load + creg_app_set_keys), never per request. Devices,
+ * owners and modes come from the store on every request, so an admin write
+ * by any instance is seen by the next pledge request of every instance.
+ */
+#ifndef CREG_CREG_H
+#define CREG_CREG_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <voucher/sign.h>
+#include <voucher/voucher.h>
+
+#include "common/buf.h"
+#include "service/route.h"
+#include "service/store.h"
+
+struct svc_config;
+struct svc_metrics;
+struct svc_admin_route;
+
+/* What [registrar] and [brski] configure, loaded from files; immutable once
+ * built and shared by the requests that hold a reference. */
+struct creg_keys {
+	unsigned refs; /* guarded by creg_app.lock */
+	bool cloud;    /* [daemon] role = cloud (else an owner's registrar) */
+	struct voucher_signer *signer;      /* [registrar] cert + key: signs RVRs */
+	struct voucher_trust *manufacturer; /* IDevID issuing CAs: PVR signers */
+	uint8_t *tls_cert;                  /* [brski] cert leaf, DER: what pledges pin */
+	size_t tls_cert_len;                /* as proximity-registrar-cert */
+	char *client_cert;                  /* [registrar] cert: TLS client cert to the MASA */
+	char *client_key;                   /* [registrar] key (file or pkcs11: URI) */
+	char *masa_trust;                   /* PEM bundle verifying MASA servers */
+	char *masa_url;                     /* [registrar] masa_url override, NULL if unset */
+	unsigned masa_timeout;              /* seconds per MASA request */
+	unsigned masa_retries;
+	unsigned retry_after;  /* seconds, sent with 401, 202 and 503 */
+	unsigned max_inflight; /* MASA requests at once */
+};
+
+/* Load from cfg (role, [registrar], [brski] cert). *out has one reference. */
+voucher_err creg_keys_load(const struct svc_config *cfg, struct creg_keys **out, char *err,
+                           size_t errlen);
+void creg_keys_free(struct creg_keys *k);
+
+/* Outcomes of a MASA call, each a metric series (listener "masa-client"). */
+enum creg_masa_outcome {
+	CREG_MASA_ANSWERED = 0, /* the MASA answered (code = its status) */
+	CREG_MASA_TLS,          /* TLS failed: the MASA's certificate did not verify, ... */
+	CREG_MASA_UNREACHABLE,  /* no connection, or it broke */
+	CREG_MASA_TIMEOUT,      /* no answer within [registrar] masa_timeout */
+	CREG_MASA_OTHER,        /* anything else curl reports */
+	CREG_MASA__COUNT
+};
+
+struct creg_app {
+	pthread_mutex_t lock;
+	struct creg_keys *keys;      /* current; replaced by creg_app_set_keys */
+	struct store *store;         /* borrowed from the daemon */
+	struct svc_metrics *metrics; /* borrowed; may be NULL (tests) */
+	int masa_slot[CREG_MASA__COUNT];
+	atomic_uint masa_inflight;
+	pthread_key_t curl_key; /* one libcurl easy handle per request thread */
+	/* The admin API: the framework's routes plus ours. */
+	struct svc_admin_route *admin_table;
+	size_t n_admin_table;
+};
+
+/* app owns keys (one reference) from now on; metrics may be NULL. */
+voucher_err creg_app_new(struct store *store, struct svc_metrics *metrics, struct creg_keys *keys,
+                         struct creg_app **out);
+void creg_app_free(struct creg_app *app);
+void creg_app_set_keys(struct creg_app *app, struct creg_keys *keys);
+struct creg_keys *creg_app_get_keys(struct creg_app *app);
+void creg_app_put_keys(struct creg_app *app, struct creg_keys *k);
+
+/* ---- the pledge's voucher-request ---------------------------------------- */
+
+/* A pledge voucher-request that passed the registrar's checks. */
+struct creg_pvr {
+	enum voucher_envelope env;
+	struct voucher_verified *verified;
+	struct voucher_artifact *pvr;
+	char *serial;           /* from the TLS client certificate */
+	uint8_t *idevid_issuer; /* AKI extnValue of the IDevID */
+	size_t idevid_issuer_len;
+	char *masa_url; /* from the IDevID's MASA URL extension; NULL if none */
+	bool proximity;
+};
+void creg_pvr_clear(struct creg_pvr *p);
+
+/* Why a request was refused: the error gives the status through
+ * svc_http_status (VOUCHER_E_UNAUTHENTICATED: 401 and close), text the
+ * plain-text body. */
+struct creg_fail {
+	voucher_err err;
+	char text[400];
+};
+
+/* Check a pledge voucher-request body against the TLS client certificate
+ * (leaf DER): envelope and signature (the signer chains to the
+ * manufacturer CAs and is the TLS client certificate), serial-number equal
+ * to the certificate's, a nonce, and for assertion proximity a
+ * proximity-registrar-cert equal to k->tls_cert. */
+voucher_err creg_pvr_check(const struct creg_keys *k, enum voucher_envelope env,
+                           const uint8_t *body, size_t len, const uint8_t *leaf, size_t leaf_len,
+                           struct creg_pvr *out, struct creg_fail *f);
+
+/* The registrar voucher-request for a checked pledge request, signed with
+ * k->signer in the pledge's envelope. *out is malloc'd. */
+voucher_err creg_rvr_build(const struct creg_keys *k, const struct creg_pvr *p, const uint8_t *body,
+                           size_t len, uint8_t **out, size_t *out_len, char *err, size_t errlen);
+
+/* ---- the MASA client ------------------------------------------------------ */
+
+#define CREG_MASA_MAX_RESPONSE (256 * 1024)
+
+struct creg_masa_result {
+	enum creg_masa_outcome outcome;
+	long status;        /* the MASA's HTTP status (CREG_MASA_ANSWERED) */
+	char ctype[128];    /* its Content-Type, "" if none */
+	long retry_after;   /* its Retry-After in seconds, 0 if none */
+	struct brski_buf body;
+	char error[320]; /* curl's message when not answered */
+	unsigned attempts;
+};
+void creg_masa_result_init(struct creg_masa_result *r);
+void creg_masa_result_free(struct creg_masa_result *r);
+
+/* The requestvoucher URL for a MASA base URL (".../.well-known/brski", or
+ * a URL already naming requestvoucher). *out is malloc'd. */
+voucher_err creg_masa_endpoint(const char *base, char **out);
+
+/* POST body to url with the registrar's TLS client certificate, verifying
+ * the MASA against k->masa_trust, reusing this thread's connection; retries
+ * (up to k->masa_retries) on broken connections and 502/503/504 within one
+ * masa_timeout. Counted in app->metrics. Returns VOUCHER_OK when the MASA
+ * answered (any status), else VOUCHER_E_NETWORK / VOUCHER_ETIMEDOUT. */
+voucher_err creg_masa_post(struct creg_app *app, const struct creg_keys *k, const char *url,
+                           const char *ctype, const char *accept, const uint8_t *body, size_t len,
+                           struct creg_masa_result *res);
+
+/* ---- telemetry and small pure helpers ------------------------------------ */
+
+/* Validate a voucher_status / enrollstatus body (FACTS 1.10): a JSON object
+ * with version (integer >= 0), status (boolean), optional reason (string)
+ * and reason-context (object), nothing else, no duplicate members. On
+ * success *status and *reason (malloc'd or NULL) and *version are set. */
+voucher_err creg_telemetry_parse(const uint8_t *body, size_t len, int64_t *version, bool *status,
+                                 char **reason, char *err, size_t errlen);
+
+/* The absolute requestvoucher URI of an owner registrar URL: an origin or
+ * "/" gets /.well-known/brski/requestvoucher; a path is kept. Only https.
+ * *out is malloc'd. VOUCHER_EINVAL for anything else. */
+voucher_err creg_redirect_location(const char *registrar_url, char **out);
+
+/* Standard padded base64 (the form masad keys idevid_issuer with). */
+char *creg_b64(const uint8_t *in, size_t len);
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+extern const struct svc_route creg_brski_routes[];
+extern const size_t creg_n_brski_routes;
+extern const struct svc_route creg_est_routes[];
+extern const size_t creg_n_est_routes;
+
+voucher_err creg_handle_requestvoucher(const struct svc_req *req, struct svc_resp *resp);
+voucher_err creg_handle_telemetry(const struct svc_req *req, struct svc_resp *resp);
+voucher_err creg_handle_est(const struct svc_req *req, struct svc_resp *resp);
+
+/* The framework's admin table followed by ours (telemetry); *out malloc'd. */
+voucher_err creg_admin_table(struct svc_admin_route **out, size_t *n);
+/* svc_handler for every /admin/ method: serves app->admin_table. */
+voucher_err creg_admin_handle(const struct svc_req *req, struct svc_resp *resp);
+
+#endif
