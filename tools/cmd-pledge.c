@@ -550,7 +550,8 @@ struct pledge {
 	unsigned timeout;
 
 	json_t *manifest;
-	const char *tls_ca, *idevid_chain, *idevid_key, *masa_ca, *cloud_url;
+	const char *tls_ca, *idevid_chain, *idevid_key, *masa_ca, *masa_sign, *cloud_url;
+	struct voucher_x509_chain *masa_signer; /* for COSE vouchers without x5bag */
 	gnutls_certificate_credentials_t cred;
 	struct voucher_signer *signer;
 	struct voucher_trust *masa_trust;
@@ -574,9 +575,10 @@ static int pledge_load(struct pledge *p)
 	if (!(p->manifest = json_load_file(path, JSON_REJECT_DUPLICATES, &je)))
 		return fail(BRSKI_EXIT_USAGE, "failed to read %s (%s)", path, je.text);
 	/* Not strict: the manifest describes much more than a pledge needs. */
-	if (json_unpack_ex(p->manifest, &je, 0, "{s:s, s:o, s:{s:s}, s:{s:s}}", "tls_ca",
+	if (json_unpack_ex(p->manifest, &je, 0, "{s:s, s:o, s:{s:s, s:s}, s:{s:s}}", "tls_ca",
 	                   &p->tls_ca, "pledges", &pledges, "masa", "ca_cert", &p->masa_ca,
-	                   "cloud_registrar", "url", &p->cloud_url) != 0 ||
+	                   "sign_cert", &p->masa_sign, "cloud_registrar", "url",
+	                   &p->cloud_url) != 0 ||
 	    !json_is_array(pledges))
 		return fail(BRSKI_EXIT_USAGE, "%s: %s", path, je.text);
 	json_array_foreach(pledges, i, it)
@@ -609,6 +611,11 @@ static int pledge_load(struct pledge *p)
 	    (e = voucher_trust_add_file(p->masa_trust, p->masa_ca)) != VOUCHER_OK)
 		return fail(BRSKI_EXIT_USAGE, "failed to load the MASA anchor %s (%s)", p->masa_ca,
 		            voucher_strerror(e));
+	/* A constrained pledge knows the MASA's signing certificate: the
+	 * registrar strips it from COSE vouchers (cBRSKI). */
+	if ((e = voucher_x509_chain_load_file(p->masa_sign, &p->masa_signer)) != VOUCHER_OK)
+		return fail(BRSKI_EXIT_USAGE, "failed to read the MASA signer %s (%s)", p->masa_sign,
+		            voucher_strerror(e));
 	if ((g = gnutls_certificate_allocate_credentials(&p->cred)) < 0 ||
 	    (g = gnutls_certificate_set_x509_key_file2(p->cred, p->idevid_chain, p->idevid_key,
 	                                               GNUTLS_X509_FMT_PEM, NULL, 0)) < 0)
@@ -628,6 +635,7 @@ static void pledge_free(struct pledge *p)
 		gnutls_certificate_free_credentials(p->cred);
 	voucher_signer_free(p->signer);
 	voucher_trust_free(p->masa_trust);
+	voucher_x509_chain_free(p->masa_signer);
 	free(p->idevid);
 	free(p->aki);
 	json_decref(p->manifest);
@@ -698,7 +706,14 @@ static int validate_voucher(struct pledge *p, const struct http_resp *r, const u
 		snprintf(why, whylen, "Content-Type '%s' is not a voucher type", r->ctype);
 		goto out;
 	}
-	if ((e = voucher_verify(env, r->body.data, r->body.len, p->masa_trust, &v)) != VOUCHER_OK) {
+	if (env == VOUCHER_ENV_COSE)
+		e = voucher_cose_verify_with_certs(r->body.data, r->body.len,
+		                                   (const uint8_t *const *)p->masa_signer->der,
+		                                   p->masa_signer->der_len, p->masa_signer->len,
+		                                   p->masa_trust, &v);
+	else
+		e = voucher_verify(env, r->body.data, r->body.len, p->masa_trust, &v);
+	if (e != VOUCHER_OK) {
 		snprintf(why, whylen, "the voucher signature does not verify with the MASA anchor (%s)",
 		         voucher_strerror(e));
 		goto out;
