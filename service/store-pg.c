@@ -324,6 +324,9 @@ static bool pg_broken(struct store_conn *c)
 	return PQstatus(c->pg) == CONNECTION_BAD;
 }
 
+static voucher_err pg_simple(struct store_conn *c, const char *sql, bool retry, char *err,
+                             size_t errlen);
+
 static voucher_err pg_exec(void *ctx, struct store_conn *c, unsigned id, const char *sql,
                            const struct store_val *params, size_t nparams, store_row_fn cb,
                            void *arg, int64_t *changes, bool in_tx, char *err, size_t errlen)
@@ -373,6 +376,12 @@ static voucher_err pg_exec(void *ctx, struct store_conn *c, unsigned id, const c
 		}
 	}
 	snprintf(name, sizeof(name), "s%u", id);
+	/* Inside a transaction a failed statement must not take the whole
+	 * transaction with it, as it does not on SQLite (a bulk import goes
+	 * on to report every bad row): run it under a savepoint, and undo
+	 * only the statement when it fails. */
+	if (in_tx && (r = pg_simple(c, "SAVEPOINT brski_stmt", false, err, errlen)) != VOUCHER_OK)
+		return r;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (attempt > 0) {
 			/* Only a statement outside an explicit transaction is
@@ -383,8 +392,10 @@ static voucher_err pg_exec(void *ctx, struct store_conn *c, unsigned id, const c
 		if (!c->prepared[id]) {
 			char *x = store_sql_expand(sql, pg_tokens, false);
 
-			if (!x)
-				return VOUCHER_ENOMEM;
+			if (!x) {
+				r = VOUCHER_ENOMEM;
+				break;
+			}
 			res = PQprepare(c->pg, name, x, 0, NULL);
 			free(x);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -393,7 +404,7 @@ static voucher_err pg_exec(void *ctx, struct store_conn *c, unsigned id, const c
 				res = NULL;
 				if (pg_broken(c))
 					continue;
-				return r;
+				break;
 			}
 			PQclear(res);
 			c->prepared[id] = 1;
@@ -408,7 +419,19 @@ static voucher_err pg_exec(void *ctx, struct store_conn *c, unsigned id, const c
 		PQclear(res);
 		res = NULL;
 		if (!pg_broken(c))
-			return r;
+			break;
+	}
+	if (in_tx && !pg_broken(c)) {
+		voucher_err r2;
+
+		if (!res)
+			PQclear(PQexec(c->pg, "ROLLBACK TO SAVEPOINT brski_stmt"));
+		r2 = pg_simple(c, "RELEASE SAVEPOINT brski_stmt", false, res ? err : NULL,
+		               res ? errlen : 0);
+		if (res && r2 != VOUCHER_OK) {
+			PQclear(res);
+			return r2;
+		}
 	}
 	if (!res)
 		return r;

@@ -343,9 +343,14 @@ static voucher_err sq_exec(void *ctx, struct store_conn *c, unsigned id, const c
 	int rc, ncols, i;
 
 	(void)ctx;
-	(void)in_tx;
 	if (changes)
 		*changes = 0;
+	/* Some errors (disk full, I/O) make SQLite roll back the whole
+	 * transaction; a statement run now would commit on its own. */
+	if (in_tx && sqlite3_get_autocommit(c->db)) {
+		store_errf(err, errlen, "the transaction was rolled back by an earlier error");
+		return VOUCHER_E_STORE;
+	}
 	st = c->stmts[id];
 	if (!st) {
 		char *x = store_sql_expand(sql, sq_tokens, true);
@@ -453,6 +458,10 @@ static voucher_err sq_begin(void *ctx, struct store_conn *c, char *err, size_t e
 static voucher_err sq_commit(void *ctx, struct store_conn *c, char *err, size_t errlen)
 {
 	(void)ctx;
+	if (sqlite3_get_autocommit(c->db)) {
+		store_errf(err, errlen, "the transaction was rolled back by an earlier error");
+		return VOUCHER_E_STORE;
+	}
 	return sq_pragma(c->db, "COMMIT", err, errlen);
 }
 

@@ -1254,6 +1254,32 @@ static void test_transactions(void **state)
 	assert_int_equal(store_commit(tx, err, sizeof(err)), VOUCHER_OK);
 	assert_int_equal(store_owner_get(s, "b", &o, err, sizeof(err)), VOUCHER_OK);
 	store_owner_clear(&o);
+	/* A failed statement inside a transaction undoes only itself, on
+	 * both engines: the import can go on and report every bad row. */
+	assert_int_equal(store_begin(s, &tx, err, sizeof(err)), VOUCHER_OK);
+	d.serial = "SN-10";
+	d.owner = "a";
+	assert_int_equal(store_device_put(tx, &d, STORE_PUT_CREATE, err, sizeof(err)), VOUCHER_OK);
+	assert_int_equal(store_device_put(tx, &d, STORE_PUT_CREATE, err, sizeof(err)),
+	                 VOUCHER_E_CONFLICT);
+	d.serial = "SN-11";
+	assert_int_equal(store_device_put(tx, &d, STORE_PUT_CREATE, err, sizeof(err)), VOUCHER_OK);
+	d.owner = "ghost";
+	assert_int_equal(store_device_put(tx, &d, STORE_PUT_UPSERT, err, sizeof(err)),
+	                 VOUCHER_E_NOT_FOUND);
+	assert_int_equal(store_commit(tx, err, sizeof(err)), VOUCHER_OK);
+	{
+		struct store_device *dl = NULL;
+		struct store_page pg = {0};
+		size_t n = 0;
+
+		assert_int_equal(store_device_list(s, "a", &pg, &dl, &n, err, sizeof(err)),
+		                 VOUCHER_OK);
+		assert_int_equal(n, 2);
+		assert_string_equal(dl[0].serial, "SN-10");
+		assert_string_equal(dl[1].serial, "SN-11");
+		store_device_list_free(dl, n);
+	}
 	assert_int_equal(store_commit(NULL, err, sizeof(err)), VOUCHER_EINVAL);
 	store_rollback(NULL);
 	store_close(s);
