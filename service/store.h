@@ -83,8 +83,11 @@ voucher_err store_schema_version(struct store *s, int64_t *version, char *err, s
  * store handle that every store_* function accepts, and whose calls all run
  * in that transaction. store_commit or store_rollback ends it and frees *tx
  * (both also on failure). Use it for writes that must all happen or none
- * (bulk import). On SQLite the transaction holds the database's write lock
- * from the start (BEGIN IMMEDIATE), so keep it short. A transaction cannot
+ * (bulk import). A call that fails inside a transaction undoes only its
+ * own change, on both engines, so the caller may go on (to report every bad
+ * row of an import) and then decide to commit or roll back. On SQLite the
+ * transaction holds the database's write lock from the start (BEGIN
+ * IMMEDIATE), so keep it short. A transaction cannot
  * survive a PostgreSQL reconnect: a call inside one fails if the server
  * went away, and the commit then fails too.
  */
