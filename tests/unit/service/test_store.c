@@ -1360,7 +1360,7 @@ static void test_pg_restart(void **state)
 {
 	const char *restart = getenv("BRSKI_TEST_PG_RESTART");
 	char uri[512], err[STORE_ERRLEN];
-	struct store *s;
+	struct store *s, *tx;
 	struct store_owner o;
 	struct pinger p[4];
 	pthread_t th[4];
@@ -1399,6 +1399,29 @@ static void test_pg_restart(void **state)
 		assert_int_equal(pthread_join(th[i], NULL), 0);
 		assert_int_equal(p[i].r, VOUCHER_OK);
 	}
+
+	/* A transaction started on a dead pooled connection reconnects at
+	 * BEGIN, where nothing is lost yet. */
+	assert_int_equal(run_cmd(restart), 0);
+	assert_int_equal(store_begin(s, &tx, err, sizeof(err)), VOUCHER_OK);
+	put_owner(tx, "in-tx");
+	assert_int_equal(store_commit(tx, err, sizeof(err)), VOUCHER_OK);
+
+	/* One whose server goes away half way fails, commit included, and
+	 * leaves nothing; the next call works again. */
+	assert_int_equal(store_begin(s, &tx, err, sizeof(err)), VOUCHER_OK);
+	put_owner(tx, "lost");
+	assert_int_equal(run_cmd(restart), 0);
+	{
+		struct store_owner lost = owner_rec("lost-2");
+
+		assert_int_equal(store_owner_put(tx, &lost, STORE_PUT_CREATE, err, sizeof(err)),
+		                 VOUCHER_E_STORE);
+	}
+	assert_int_equal(store_commit(tx, err, sizeof(err)), VOUCHER_E_STORE);
+	assert_int_equal(store_owner_get(s, "lost", &o, err, sizeof(err)), VOUCHER_E_NOT_FOUND);
+	assert_int_equal(store_owner_get(s, "in-tx", &o, err, sizeof(err)), VOUCHER_OK);
+	store_owner_clear(&o);
 	store_close(s);
 }
 
