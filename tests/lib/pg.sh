@@ -46,15 +46,15 @@ print(s.getsockname()[1])'
 
 # Poll until the server accepts connections (at most about 30 s).
 pg_wait_ready() {
-	i=0
-	while [ $i -lt 300 ]; do
+	pg__i=0
+	while [ $pg__i -lt 300 ]; do
 		if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 1; then
 			return 0
 		fi
 		if [ -f "$PG_DIR/pid" ] && ! kill -0 "$(cat "$PG_DIR/pid")" 2>/dev/null; then
 			return 1
 		fi
-		i=$((i + 1))
+		pg__i=$((pg__i + 1))
 		sleep 0.1
 	done
 	return 1
@@ -88,7 +88,7 @@ pg_start() {
 	fi
 	# A port taken between choosing and binding makes the start fail:
 	# choose again, a few times.
-	for attempt in 1 2 3; do
+	for pg__attempt in 1 2 3; do
 		PG_PORT=$(pg__free_port) || { pg__fail "no free port"; return 1; }
 		pg__as_user "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -W \
 			-o "-h 127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200" \
