@@ -38,9 +38,10 @@ static json_t *telemetry_json(const struct store_telemetry *t)
 	json_error_t je;
 	json_t *body = t->body ? json_loads(t->body, JSON_REJECT_DUPLICATES, &je) : NULL;
 
-	return json_pack("{s:I, s:s, s:s, s:b, s:s?, s:o?, s:I}", "id", (json_int_t)t->id,
-	                 "serial", t->serial, "kind",
-	                 t->kind == STORE_TELEMETRY_ENROLL_STATUS ? "enrollstatus" : "voucher_status",
+	return json_pack("{s:I, s:s, s:s, s:b, s:s?, s:o?, s:I}", "id", (json_int_t)t->id, "serial",
+	                 t->serial, "kind",
+	                 t->kind == STORE_TELEMETRY_ENROLL_STATUS ? "enrollstatus"
+	                                                          : "voucher_status",
 	                 "status", t->status, "reason", t->reason, "body", body, "logged",
 	                 (json_int_t)t->logged);
 }

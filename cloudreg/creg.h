@@ -31,8 +31,8 @@ struct svc_admin_route;
 /* What [registrar] and [brski] configure, loaded from files; immutable once
  * built and shared by the requests that hold a reference. */
 struct creg_keys {
-	unsigned refs; /* guarded by creg_app.lock */
-	bool cloud;    /* [daemon] role = cloud (else an owner's registrar) */
+	unsigned refs;                      /* guarded by creg_app.lock */
+	bool cloud;                         /* [daemon] role = cloud (else an owner's registrar) */
 	struct voucher_signer *signer;      /* [registrar] cert + key: signs RVRs */
 	struct voucher_trust *manufacturer; /* IDevID issuing CAs: PVR signers */
 	uint8_t *tls_cert;                  /* [brski] cert leaf, DER: what pledges pin */
@@ -126,9 +126,9 @@ voucher_err creg_rvr_build(const struct creg_keys *k, const struct creg_pvr *p, 
 
 struct creg_masa_result {
 	enum creg_masa_outcome outcome;
-	long status;        /* the MASA's HTTP status (CREG_MASA_ANSWERED) */
-	char ctype[128];    /* its Content-Type, "" if none */
-	long retry_after;   /* its Retry-After in seconds, 0 if none */
+	long status;      /* the MASA's HTTP status (CREG_MASA_ANSWERED) */
+	char ctype[128];  /* its Content-Type, "" if none */
+	long retry_after; /* its Retry-After in seconds, 0 if none */
 	struct brski_buf body;
 	char error[320]; /* curl's message when not answered */
 	unsigned attempts;

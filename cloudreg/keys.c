@@ -50,8 +50,9 @@ voucher_err creg_keys_load(const struct svc_config *cfg, struct creg_keys **out,
 	k->refs = 1;
 	k->cloud = role && strcmp(role, "cloud") == 0;
 	if (!cert || !key || !mca || !svc_config_str(cfg, "registrar", "masa_trust")) {
-		snprintf(err, errlen, "[registrar] cert, key, manufacturer_ca and masa_trust are "
-		                      "required");
+		snprintf(err, errlen,
+		         "[registrar] cert, key, manufacturer_ca and masa_trust are "
+		         "required");
 		r = VOUCHER_E_CONFIG;
 		goto fail;
 	}
@@ -144,9 +145,9 @@ voucher_err creg_app_new(struct store *store, struct svc_metrics *metrics, struc
 	app->keys = keys;
 	atomic_init(&app->masa_inflight, 0);
 	for (int i = 0; i < CREG_MASA__COUNT; i++)
-		app->masa_slot[i] =
-		        metrics ? svc_metrics_route(metrics, "masa-client", "POST", outcome_route[i])
-		                : -1;
+		app->masa_slot[i] = metrics ? svc_metrics_route(metrics, "masa-client", "POST",
+		                                                outcome_route[i])
+		                            : -1;
 	*out = app;
 	return VOUCHER_OK;
 }

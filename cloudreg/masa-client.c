@@ -241,7 +241,7 @@ voucher_err creg_masa_post(struct creg_app *app, const struct creg_keys *k, cons
 	}
 	res->outcome = o;
 	if (app->metrics) {
-		unsigned code = o == CREG_MASA_ANSWERED ? (unsigned)res->status
+		unsigned code = o == CREG_MASA_ANSWERED  ? (unsigned)res->status
 		                : o == CREG_MASA_TIMEOUT ? 504
 		                                         : 502;
 		svc_metrics_request(app->metrics, app->masa_slot[o], code, now_us() - start);

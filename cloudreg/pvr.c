@@ -240,8 +240,9 @@ voucher_err creg_telemetry_parse(const uint8_t *body, size_t len, int64_t *versi
 	}
 	if (json_unpack_ex(doc, &je, JSON_STRICT, "{s:I, s:b, s?s, s?o}", "version", &v, "status",
 	                   &st, "reason", &why, "reason-context", &ctx) != 0) {
-		snprintf(err, errlen, "%s (FACTS 1.10: {version: uint, status: bool, ? reason: text, "
-		                      "? reason-context: object})",
+		snprintf(err, errlen,
+		         "%s (FACTS 1.10: {version: uint, status: bool, ? reason: text, "
+		         "? reason-context: object})",
 		         je.text);
 		e = VOUCHER_E_SCHEMA;
 	} else if (v < 0) {

@@ -141,7 +141,8 @@ static voucher_err via_masa(struct creg_app *app, const struct creg_keys *k,
 	if (got == VOUCHER_ENV_NONE) {
 		log_err("masa: %s answered 200 with Content-Type '%s', not a voucher type", url,
 		        res.ctype);
-		answer(resp, VOUCHER_E_PEER, "the MASA answered with something that is not a voucher");
+		answer(resp, VOUCHER_E_PEER,
+		       "the MASA answered with something that is not a voucher");
 		e = VOUCHER_E_PEER;
 		goto out;
 	}
@@ -224,7 +225,8 @@ static voucher_err cloud_decide(struct creg_app *app, const struct creg_keys *k,
 			/* cloud-20 3.2: a registrar that cannot handle the
 			 * device answers 404, never a guess. */
 			snprintf(text, sizeof(text),
-			         "device '%.64s' is in redirect mode but owner '%.64s' has no usable "
+			         "device '%.64s' is in redirect mode but owner '%.64s' has no "
+			         "usable "
 			         "registrar_url",
 			         p->serial, own.name);
 			log_warn("pledge %s: %s (request %s)", p->serial, text, req->request_id);
@@ -331,8 +333,8 @@ voucher_err creg_handle_telemetry(const struct svc_req *req, struct svc_resp *re
 		return VOUCHER_E_CONTENT_TYPE;
 	}
 	if (!req->peer_chain_len ||
-	    voucher_x509_serial_number(req->peer_chain[0].data, req->peer_chain[0].len,
-	                                         &serial) != VOUCHER_OK) {
+	    voucher_x509_serial_number(req->peer_chain[0].data, req->peer_chain[0].len, &serial) !=
+	            VOUCHER_OK) {
 		answer(resp, VOUCHER_E_FORBIDDEN, "the client certificate has no serialNumber");
 		return VOUCHER_E_FORBIDDEN;
 	}
@@ -340,8 +342,8 @@ voucher_err creg_handle_telemetry(const struct svc_req *req, struct svc_resp *re
 	                         sizeof(err));
 	if (e != VOUCHER_OK) {
 		char text[sizeof(err) + 32];
-		snprintf(text, sizeof(text), "bad %s: %s", enroll ? "enrollstatus" : "voucher_status",
-		         err);
+		snprintf(text, sizeof(text), "bad %s: %s",
+		         enroll ? "enrollstatus" : "voucher_status", err);
 		answer(resp, e == VOUCHER_ENOMEM ? e : VOUCHER_E_MALFORMED, text);
 		goto out;
 	}
@@ -407,7 +409,8 @@ voucher_err creg_handle_est(const struct svc_req *req, struct svc_resp *resp)
 		here = own.enroll_here;
 	if (here) {
 		answer(resp, VOUCHER_ENOTSUP,
-		       "EST enrollment at the cloud registrar is not implemented in this build yet");
+		       "EST enrollment at the cloud registrar is not implemented in this build "
+		       "yet");
 		e = VOUCHER_ENOTSUP;
 	} else {
 		answer(resp, VOUCHER_E_NOT_FOUND,

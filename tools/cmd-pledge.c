@@ -263,9 +263,8 @@ static int conn_open(struct conn *c, const struct url *u, gnutls_certificate_cre
 		c->implicit_ok = true;
 	} else {
 		gnutls_datum_t out = {0};
-		if (g == 0 &&
-		    gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
-		                                                 0) == 0) {
+		if (g == 0 && gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509,
+		                                                           &out, 0) == 0) {
 			snprintf(c->implicit_why, sizeof(c->implicit_why), "%s", out.data);
 			gnutls_free(out.data);
 		} else {
@@ -336,9 +335,9 @@ static int http(struct conn *c, const char *method, const char *path, const char
 	n = snprintf(head, sizeof(head),
 	             "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: brski-pledge/%s\r\n%s%s%s%s%s%s"
 	             "Content-Length: %zu\r\n\r\n",
-	             method, path, c->url.origin + 8, PACKAGE_VERSION, ctype ? "Content-Type: " : "",
-	             ctype ? ctype : "", ctype ? "\r\n" : "", accept ? "Accept: " : "",
-	             accept ? accept : "", accept ? "\r\n" : "", len);
+	             method, path, c->url.origin + 8, PACKAGE_VERSION,
+	             ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+	             accept ? "Accept: " : "", accept ? accept : "", accept ? "\r\n" : "", len);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return fail(BRSKI_EXIT_USAGE, "request header too long");
 	if (send_all(c, head, (size_t)n) != 0 || (len && send_all(c, body, len) != 0)) {
@@ -362,7 +361,8 @@ static int http(struct conn *c, const char *method, const char *path, const char
 		if (got <= 0) {
 			free(hdr);
 			c->closed = true;
-			return fail(BRSKI_EXIT_IO, "%s closed the connection without an answer (%s)",
+			return fail(BRSKI_EXIT_IO,
+			            "%s closed the connection without an answer (%s)",
 			            c->url.origin, got < 0 ? gnutls_strerror((int)got) : "EOF");
 		}
 		have += (size_t)got;
@@ -392,7 +392,8 @@ static int http(struct conn *c, const char *method, const char *path, const char
 		if (header_is(line, "Content-Length", &v)) {
 			if (brski_str_number(&v, &clen, MAX_BODY) != VOUCHER_OK) {
 				free(hdr);
-				return fail(BRSKI_EXIT_BAD, "bad or too large Content-Length from %s",
+				return fail(BRSKI_EXIT_BAD,
+				            "bad or too large Content-Length from %s",
 				            c->url.origin);
 			}
 			has_clen = true;
@@ -413,12 +414,14 @@ static int http(struct conn *c, const char *method, const char *path, const char
 	}
 	if (chunked) {
 		free(hdr);
-		return fail(BRSKI_EXIT_BAD, "%s sent a chunked body (this pledge expects Content-Length)",
+		return fail(BRSKI_EXIT_BAD,
+		            "%s sent a chunked body (this pledge expects Content-Length)",
 		            c->url.origin);
 	}
 	if (have > hdr_end &&
 	    brski_buf_put(&r->body, hdr + hdr_end,
-	                  has_clen && have - hdr_end > clen ? clen : have - hdr_end) != VOUCHER_OK) {
+	                  has_clen && have - hdr_end > clen ? clen : have - hdr_end) !=
+	            VOUCHER_OK) {
 		free(hdr);
 		return fail(BRSKI_EXIT_BAD, "body from %s too large", c->url.origin);
 	}
@@ -426,14 +429,16 @@ static int http(struct conn *c, const char *method, const char *path, const char
 	while (!has_clen || r->body.len < clen) {
 		uint8_t buf[8192];
 		size_t want = has_clen ? (size_t)clen - r->body.len : sizeof(buf);
-		ssize_t got = gnutls_record_recv(c->s, buf, want < sizeof(buf) ? want : sizeof(buf));
+		ssize_t got =
+		        gnutls_record_recv(c->s, buf, want < sizeof(buf) ? want : sizeof(buf));
 		if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED)
 			continue;
 		if (got <= 0) {
 			c->closed = true;
 			if (!has_clen)
 				break; /* the body ends with the connection */
-			return fail(BRSKI_EXIT_IO, "%s closed the connection mid-body", c->url.origin);
+			return fail(BRSKI_EXIT_IO, "%s closed the connection mid-body",
+			            c->url.origin);
 		}
 		if (brski_buf_put(&r->body, buf, (size_t)got) != VOUCHER_OK)
 			return fail(BRSKI_EXIT_BAD, "body from %s over %d bytes", c->url.origin,
@@ -509,8 +514,8 @@ static bool chain_pinned(uint8_t *const *chain, const size_t *lens, size_t n, co
 	}
 	if (status != 0) {
 		gnutls_datum_t out = {0};
-		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) ==
-		    0) {
+		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out,
+		                                                 0) == 0) {
 			snprintf(why, whylen, "%s", out.data);
 			gnutls_free(out.data);
 		}
@@ -614,8 +619,8 @@ static int pledge_load(struct pledge *p)
 	/* A constrained pledge knows the MASA's signing certificate: the
 	 * registrar strips it from COSE vouchers (cBRSKI). */
 	if ((e = voucher_x509_chain_load_file(p->masa_sign, &p->masa_signer)) != VOUCHER_OK)
-		return fail(BRSKI_EXIT_USAGE, "failed to read the MASA signer %s (%s)", p->masa_sign,
-		            voucher_strerror(e));
+		return fail(BRSKI_EXIT_USAGE, "failed to read the MASA signer %s (%s)",
+		            p->masa_sign, voucher_strerror(e));
 	if ((g = gnutls_certificate_allocate_credentials(&p->cred)) < 0 ||
 	    (g = gnutls_certificate_set_x509_key_file2(p->cred, p->idevid_chain, p->idevid_key,
 	                                               GNUTLS_X509_FMT_PEM, NULL, 0)) < 0)
@@ -663,8 +668,9 @@ static int make_pvr(struct pledge *p, const struct conn *c, uint8_t nonce[16], u
 	    (e = voucher_artifact_set_binary(a, VOUCHER_LEAF_PROXIMITY_REGISTRAR_CERT, c->peer[0],
 	                                     c->peer_len[0])) != VOUCHER_OK)
 		goto err;
-	e = p->env == VOUCHER_ENV_COSE ? voucher_artifact_to_cbor(a, 0, &payload, &payload_len, &ei)
-	                               : voucher_artifact_to_json(a, 0, &payload, &payload_len, &ei);
+	e = p->env == VOUCHER_ENV_COSE
+	            ? voucher_artifact_to_cbor(a, 0, &payload, &payload_len, &ei)
+	            : voucher_artifact_to_json(a, 0, &payload, &payload_len, &ei);
 	if (e != VOUCHER_OK)
 		goto err;
 	if ((e = voucher_sign(p->env, p->signer, payload, payload_len, out, out_len)) != VOUCHER_OK)
@@ -707,14 +713,14 @@ static int validate_voucher(struct pledge *p, const struct http_resp *r, const u
 		goto out;
 	}
 	if (env == VOUCHER_ENV_COSE)
-		e = voucher_cose_verify_with_certs(r->body.data, r->body.len,
-		                                   (const uint8_t *const *)p->masa_signer->der,
-		                                   p->masa_signer->der_len, p->masa_signer->len,
-		                                   p->masa_trust, &v);
+		e = voucher_cose_verify_with_certs(
+		        r->body.data, r->body.len, (const uint8_t *const *)p->masa_signer->der,
+		        p->masa_signer->der_len, p->masa_signer->len, p->masa_trust, &v);
 	else
 		e = voucher_verify(env, r->body.data, r->body.len, p->masa_trust, &v);
 	if (e != VOUCHER_OK) {
-		snprintf(why, whylen, "the voucher signature does not verify with the MASA anchor (%s)",
+		snprintf(why, whylen,
+		         "the voucher signature does not verify with the MASA anchor (%s)",
 		         voucher_strerror(e));
 		goto out;
 	}
@@ -753,8 +759,9 @@ static int validate_voucher(struct pledge *p, const struct http_resp *r, const u
 	snprintf(vi->assertion, sizeof(vi->assertion), "%s", voucher_assertion_name(as));
 	if (voucher_artifact_get_binary(a, VOUCHER_LEAF_PINNED_DOMAIN_CERT, &b, &n) != VOUCHER_OK ||
 	    n == 0) {
-		snprintf(why, whylen, "the voucher has no pinned-domain-cert (enrollment in this "
-		                      "domain is not possible)");
+		snprintf(why, whylen,
+		         "the voucher has no pinned-domain-cert (enrollment in this "
+		         "domain is not possible)");
 		goto out;
 	}
 	if (!(vi->pin = malloc(n))) {
@@ -783,8 +790,9 @@ static void send_status(struct pledge *p, struct conn *c, const char *what, bool
 	char body[600];
 	int n;
 
-	n = snprintf(body, sizeof(body), "{\"version\":1,\"status\":%s%s%s%s}", ok ? "true" : "false",
-	             reason ? ",\"reason\":\"" : "", reason ? reason : "", reason ? "\"" : "");
+	n = snprintf(body, sizeof(body), "{\"version\":1,\"status\":%s%s%s%s}",
+	             ok ? "true" : "false", reason ? ",\"reason\":\"" : "", reason ? reason : "",
+	             reason ? "\"" : "");
 	if (n < 0 || (size_t)n >= sizeof(body))
 		return;
 	if (c->closed) {
@@ -796,8 +804,9 @@ static void send_status(struct pledge *p, struct conn *c, const char *what, bool
 		}
 	}
 	resp_init(&r);
-	if (http(c, "POST", what[0] == 'v' ? "/.well-known/brski/voucher_status"
-	                                   : "/.well-known/brski/enrollstatus",
+	if (http(c, "POST",
+	         what[0] == 'v' ? "/.well-known/brski/voucher_status"
+	                        : "/.well-known/brski/enrollstatus",
 	         "application/json", NULL, (const uint8_t *)body, (size_t)n, &r) == BRSKI_EXIT_OK)
 		step(what, "sent %s to %s (answer %u)", ok ? "success" : "failure", c->url.origin,
 		     r.status);
@@ -810,7 +819,8 @@ static void send_status(struct pledge *p, struct conn *c, const char *what, bool
 
 static int run(struct pledge *p)
 {
-	char visited[MAX_VISITED][600];
+	char visited[MAX_VISITED]
+	            [sizeof(((struct url *)0)->origin) + sizeof(((struct url *)0)->path)];
 	size_t n_visited = 0;
 	struct conn c = {.fd = -1};
 	struct url u;
@@ -832,25 +842,27 @@ static int run(struct pledge *p)
 	step("identity", "serial %s, IDevID %s", p->serial, p->idevid_chain);
 	for (;;) {
 		unsigned tries = 0;
+		char here[sizeof(visited[0])];
 
 		/* cloud-20 4.1: never revisit a location within one attempt. */
+		snprintf(here, sizeof(here), "%s%s", u.origin, u.path);
 		for (size_t i = 0; i < n_visited; i++)
-			if (strcmp(visited[i], u.origin) == 0 && strlen(u.path) < 500 &&
-			    strcmp(visited[i] + strlen(u.origin), u.path) == 0) {
-				rc = fail(BRSKI_EXIT_BAD, "redirect loop: %s%s was visited before",
-				          u.origin, u.path);
+			if (strcmp(visited[i], here) == 0) {
+				rc = fail(BRSKI_EXIT_BAD, "redirect loop: %s was visited before",
+				          here);
 				goto out;
 			}
 		if (n_visited < MAX_VISITED)
-			snprintf(visited[n_visited++], sizeof(visited[0]), "%s%s", u.origin, u.path);
+			memcpy(visited[n_visited++], here, sizeof(here));
 
 		if ((rc = conn_open(&c, &u, p->cred, p->timeout)) != BRSKI_EXIT_OK)
 			goto out;
 		if (from_cloud && hops == 0 && !c.implicit_ok) {
-			rc = fail(BRSKI_EXIT_BAD,
-			          "the cloud registrar %s does not validate with the implicit trust "
-			          "anchors (%s)",
-			          u.origin, c.implicit_why);
+			rc = fail(
+			        BRSKI_EXIT_BAD,
+			        "the cloud registrar %s does not validate with the implicit trust "
+			        "anchors (%s)",
+			        u.origin, c.implicit_why);
 			goto out;
 		}
 		/* Whoever the implicit anchors do not validate is an owner
@@ -873,7 +885,8 @@ static int run(struct pledge *p)
 			if (c.closed) {
 				struct url keep = c.url;
 				conn_close(&c);
-				if ((rc = conn_open(&c, &keep, p->cred, p->timeout)) != BRSKI_EXIT_OK)
+				if ((rc = conn_open(&c, &keep, p->cred, p->timeout)) !=
+				    BRSKI_EXIT_OK)
 					goto out;
 			}
 			rc = http(&c, "POST", u.path, voucher_envelope_media_type(p->env),
@@ -884,8 +897,8 @@ static int run(struct pledge *p)
 				break;
 			/* RFC 8995 5.6: wait (capped) and resend the same request. */
 			if (++tries > p->tries) {
-				rc = fail(PLEDGE_EXIT_REFUSED, "still 202 after %u tries at %s", p->tries,
-				          u.origin);
+				rc = fail(PLEDGE_EXIT_REFUSED, "still 202 after %u tries at %s",
+				          p->tries, u.origin);
 				goto out;
 			}
 			{
@@ -902,7 +915,8 @@ static int run(struct pledge *p)
 				send_status(p, &c, "voucher_status", false,
 				            "redirect from an owner registrar refused");
 				rc = fail(BRSKI_EXIT_BAD,
-				          "%s is an owner registrar (provisional TLS) and answered 307: "
+				          "%s is an owner registrar (provisional TLS) and answered "
+				          "307: "
 				          "refused (cloud-20 4.1)",
 				          u.origin);
 				goto out;
@@ -912,8 +926,9 @@ static int run(struct pledge *p)
 				goto out;
 			}
 			if (!url_parse(r.location, RV_PATH, &next)) {
-				rc = fail(BRSKI_EXIT_BAD, "307 from %s with an unusable Location '%s'",
-				          u.origin, r.location);
+				rc = fail(BRSKI_EXIT_BAD,
+				          "307 from %s with an unusable Location '%s'", u.origin,
+				          r.location);
 				goto out;
 			}
 			step("redirect", "307 to %s (hop %u)", r.location, hops);
@@ -924,11 +939,12 @@ static int run(struct pledge *p)
 		if (r.status != 200) {
 			printable(&r.body, text, sizeof(text));
 			if (r.retry_after >= 0)
-				step("refused", "%u from %s, Retry-After %ld: %s", r.status, u.origin,
-				     r.retry_after, text);
+				step("refused", "%u from %s, Retry-After %ld: %s", r.status,
+				     u.origin, r.retry_after, text);
 			else
 				step("refused", "%u from %s: %s", r.status, u.origin, text);
-			rc = fail(PLEDGE_EXIT_REFUSED, "%s answered %u: %s", u.origin, r.status, text);
+			rc = fail(PLEDGE_EXIT_REFUSED, "%s answered %u: %s", u.origin, r.status,
+			          text);
 			goto out;
 		}
 		break;
@@ -940,22 +956,36 @@ static int run(struct pledge *p)
 		rc = fail(BRSKI_EXIT_BAD, "voucher from %s rejected: %s", u.origin, why);
 		goto out;
 	}
-	step("voucher", "valid: signed by the MASA anchor, serial %s, nonce matches, assertion %s, "
-	                "pin is %s",
+	step("voucher",
+	     "valid: signed by the MASA anchor, serial %s, nonce matches, assertion %s, "
+	     "pin is %s",
 	     p->serial, vi.assertion, is_ca(vi.pin, vi.pin_len) ? "a CA" : "an end-entity");
+	{
+		uint8_t fp[32];
+		char hex[65];
+		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, vi.pin, vi.pin_len, fp) == 0) {
+			for (size_t i = 0; i < sizeof(fp); i++)
+				snprintf(hex + 2 * i, 3, "%02x", fp[i]);
+			step("pin", "pinned-domain-cert SHA-256 %s", hex);
+		}
+	}
 	if (provisional) {
-		if (!chain_pinned(c.peer, c.peer_len, c.n_peer, vi.pin, vi.pin_len, NULL, false, why,
-		                  sizeof(why))) {
-			step("registrar", "REJECTED: its TLS chain does not validate with "
-			                  "pinned-domain-cert (%s)",
+		if (!chain_pinned(c.peer, c.peer_len, c.n_peer, vi.pin, vi.pin_len, NULL, false,
+		                  why, sizeof(why))) {
+			step("registrar",
+			     "REJECTED: its TLS chain does not validate with "
+			     "pinned-domain-cert (%s)",
 			     why);
-			send_status(p, &c, "voucher_status", false, "registrar does not match the pin");
-			rc = fail(BRSKI_EXIT_BAD, "the provisional registrar %s does not chain to the "
+			send_status(p, &c, "voucher_status", false,
+			            "registrar does not match the pin");
+			rc = fail(BRSKI_EXIT_BAD,
+			          "the provisional registrar %s does not chain to the "
 			          "pinned-domain-cert: %s",
 			          u.origin, why);
 			goto out;
 		}
-		step("registrar", "%s validated with pinned-domain-cert (provisional TLS now trusted)",
+		step("registrar",
+		     "%s validated with pinned-domain-cert (provisional TLS now trusted)",
 		     u.origin);
 	}
 	if (vi.est_domain)
@@ -988,16 +1018,20 @@ static int run(struct pledge *p)
 			if (!chain_pinned(e.peer, e.peer_len, e.n_peer, vi.pin, vi.pin_len,
 			                  (pin_ca || est.ip) ? est.host : NULL, est.ip, why,
 			                  sizeof(why))) {
-				step("est", "REJECTED: %s does not validate with pinned-domain-cert (%s)",
+				step("est",
+				     "REJECTED: %s does not validate with pinned-domain-cert (%s)",
 				     est.origin, why);
 				conn_close(&e);
 				send_status(p, &c, "voucher_status", false,
 				            "EST server does not match the pin");
-				rc = fail(BRSKI_EXIT_BAD, "EST server %s refused: %s", est.origin, why);
+				rc = fail(BRSKI_EXIT_BAD, "EST server %s refused: %s", est.origin,
+				          why);
 				goto out;
 			}
 			step("est", "%s authenticated by pinned-domain-cert%s", est.origin,
-			     est.ip ? " (IP address in its SAN)" : pin_ca ? " (DNS-ID checked)" : "");
+			     est.ip   ? " (IP address in its SAN)"
+			     : pin_ca ? " (DNS-ID checked)"
+			              : "");
 			conn_close(&e);
 		} else {
 			step("est", "%s (the registrar, already validated by the pin)", u.origin);
@@ -1108,7 +1142,9 @@ int brski_cmd_pledge(int argc, char **argv)
 		case 'T':
 			if (brski_str_number(&q, &n, 1000) != VOUCHER_OK || *q || n == 0)
 				return fail(BRSKI_EXIT_USAGE, "--%s: a number 1..1000",
-				            c == 'm' ? "max-hops" : c == 't' ? "tries" : "timeout");
+				            c == 'm'   ? "max-hops"
+				            : c == 't' ? "tries"
+				                       : "timeout");
 			if (c == 'm')
 				p.max_hops = (unsigned)n;
 			else if (c == 't')
