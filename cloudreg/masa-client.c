@@ -46,7 +46,9 @@ voucher_err creg_masa_endpoint(const char *base, char **out)
 	while (n > 0 && base[n - 1] == '/')
 		n--;
 	/* A bare origin means the well-known tree (RFC 8995 section 2.4). */
-	if (!strchr(base + strlen("https://"), '/')) {
+	if (n <= strlen("https://"))
+		return VOUCHER_EINVAL;
+	if (!memchr(base + strlen("https://"), '/', n - strlen("https://"))) {
 		static const char wk[] = "/.well-known/brski/requestvoucher";
 		if (!(s = malloc(n + sizeof(wk))))
 			return VOUCHER_ENOMEM;
@@ -230,9 +232,12 @@ voucher_err creg_masa_post(struct creg_app *app, const struct creg_keys *k, cons
 		         (res->status == 502 || res->status == 503 || res->status == 504));
 		if (!again || res->attempts > k->masa_retries)
 			break;
-		log_info("masa: %s answered %s; retry %u of %u", url,
-		         o == CREG_MASA_ANSWERED ? "with a transient status" : res->error,
-		         res->attempts, k->masa_retries);
+		if (o == CREG_MASA_ANSWERED)
+			log_info("masa: %s answered %ld; retry %u of %u", url, res->status,
+			         res->attempts, k->masa_retries);
+		else
+			log_info("masa: %s: %s; retry %u of %u", url, res->error, res->attempts,
+			         k->masa_retries);
 		/* A short pause that grows, inside the same deadline. */
 		{
 			struct timespec ts = {0, (long)(100000000L * (long)res->attempts)};
