@@ -4,7 +4,8 @@
 # PostgreSQL database) and see each other's writes at once: a token made
 # through one works at the other, one revoked through one is refused by the
 # other on its next request, and both list the same audit trail. Each
-# daemon's OpenAPI document is checked against the routes it serves.
+# daemon's OpenAPI document is checked against the routes it serves. The
+# framework's unit cases run once more on the PostgreSQL server.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/pg.sh"
 
@@ -165,5 +166,14 @@ for c in masad cloudregd-cloud; do
 	grep -q "^database = postgresql://" "$TEST_TMP/$c-pg.conf" || fail "could not set the database of $c.conf"
 done
 run_pair pg "$TEST_TMP/masad-pg.conf" "$TEST_TMP/cloudregd-cloud-pg.conf"
+
+# The framework's unit cases again, each on a new database of this server
+# (concurrent bootstrap, pagination, audit in the write's transaction).
+unit=$top_builddir/tests/unit/service/test_admin
+if [ -x "$unit" ]; then
+	BRSKI_TEST_PG_URI=$PG_URI BRSKI_TEST_PG_URI_BASE=$PG_URI_BASE "$unit" >"$TEST_TMP/unit-pg.log" 2>&1 ||
+		{ cat "$TEST_TMP/unit-pg.log"; fail "test_admin on PostgreSQL"; }
+	grep -q 'backend: postgresql' "$TEST_TMP/unit-pg.log" || fail "test_admin did not run on PostgreSQL"
+fi
 echo "test-admin: SQLite and PostgreSQL pairs passed"
 exit 0

@@ -1,7 +1,10 @@
 /*
  * The admin API framework without sockets: requests are built by hand and
- * served by svc_admin_serve against svc_admin_table and a SQLite store in a
- * temp dir.
+ * served by svc_admin_serve against svc_admin_table and a fresh store per
+ * case: a SQLite file in a temp dir, or, when tests/integration/
+ * test-admin.sh runs this program with BRSKI_TEST_PG_URI (maintenance
+ * database) and BRSKI_TEST_PG_URI_BASE (URI without a database name), a new
+ * database on its private PostgreSQL server.
  */
 #include <config.h>
 
@@ -21,6 +24,9 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+#ifdef HAVE_POSTGRESQL
+#include <libpq-fe.h>
+#endif
 
 #include "common/compat.h"
 #include "service/admin.h"
@@ -38,6 +44,8 @@ int __wrap_timingsafe_bcmp(const void *a, const void *b, size_t n)
 
 static char tmpdir[256];
 static unsigned dbseq;
+static const char *pg_base;  /* set: the PostgreSQL run */
+static const char *pg_admin; /* its maintenance database */
 
 struct fx {
 	char db[300];
@@ -160,6 +168,40 @@ static int64_t make_token(struct fx *f, const char *name, const char *scope, con
 	return id;
 }
 
+/* Run one statement directly on the database, past the store. */
+static void exec_pg(const char *uri, const char *sql)
+{
+#ifdef HAVE_POSTGRESQL
+	PGconn *c = PQconnectdb(uri);
+	PGresult *res;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot reach the test server: %s", PQerrorMessage(c));
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+#else
+	(void)uri;
+	fail_msg("PostgreSQL run of a build without PostgreSQL: %s", sql);
+#endif
+}
+
+static void exec_sql(const struct fx *f, const char *sql)
+{
+	sqlite3 *db;
+
+	if (pg_base) {
+		exec_pg(f->db, sql);
+		return;
+	}
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -167,8 +209,18 @@ static int setup(void **state)
 	FILE *fp;
 
 	assert_non_null(f);
-	snprintf(f->db, sizeof(f->db), "%s/admin%u.db", tmpdir, ++dbseq);
-	assert_int_equal(store_open(f->db, &f->s, err, sizeof(err)), VOUCHER_OK);
+	++dbseq;
+	if (pg_base) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "CREATE DATABASE admin%ld_%u", (long)getpid(), dbseq);
+		exec_pg(pg_admin, sql);
+		snprintf(f->db, sizeof(f->db), "%sadmin%ld_%u", pg_base, (long)getpid(), dbseq);
+	} else {
+		snprintf(f->db, sizeof(f->db), "%s/admin%u.db", tmpdir, dbseq);
+	}
+	if (store_open(f->db, &f->s, err, sizeof(err)) != VOUCHER_OK)
+		fail_msg("store_open %s: %s", f->db, err);
 	/* the same shape as brski pki init's admin-token file */
 	snprintf(f->admin, sizeof(f->admin), "%064x", dbseq);
 	snprintf(tokfile, sizeof(tokfile), "%s/token%u", tmpdir, dbseq);
@@ -186,7 +238,8 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	store_close(f->s);
-	unlink(f->db);
+	if (!pg_base)
+		unlink(f->db);
 	free(f);
 	return 0;
 }
@@ -665,22 +718,15 @@ static void test_audit_same_transaction(void **state)
 	struct store_page page = {0};
 	struct store_token *v = NULL;
 	char err[STORE_ERRLEN];
-	sqlite3 *db;
 	struct call c;
 	size_t n = 0;
 
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE admin_audit RENAME TO admin_audit_away",
-	                              NULL, NULL, NULL),
-	                 SQLITE_OK);
+	exec_sql(f, "ALTER TABLE admin_audit RENAME TO admin_audit_away");
 	serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin, NULL,
 	      "{\"name\":\"lost\",\"scope\":\"read\"}", 0);
 	check_problem(&c, 503, "store", "audit", NULL);
 	call_free(&c);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE admin_audit_away RENAME TO admin_audit",
-	                              NULL, NULL, NULL),
-	                 SQLITE_OK);
-	sqlite3_close(db);
+	exec_sql(f, "ALTER TABLE admin_audit_away RENAME TO admin_audit");
 	assert_int_equal(store_token_list(f->s, &page, &v, &n, err, sizeof(err)), VOUCHER_OK);
 	assert_int_equal(n, 1); /* only the bootstrap token */
 	store_token_list_free(v, n);
@@ -829,6 +875,15 @@ int main(void)
 	const char *tmp = getenv("TMPDIR");
 	int rc;
 
+	pg_base = getenv("BRSKI_TEST_PG_URI_BASE");
+	pg_admin = getenv("BRSKI_TEST_PG_URI");
+	if (pg_base && !*pg_base)
+		pg_base = NULL;
+	if (pg_base && !pg_admin) {
+		fprintf(stderr, "BRSKI_TEST_PG_URI_BASE needs BRSKI_TEST_PG_URI\n");
+		return 99;
+	}
+	fprintf(stderr, "# backend: %s\n", pg_base ? "postgresql" : "sqlite");
 	snprintf(tmpdir, sizeof(tmpdir), "%s/test_admin.XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
