@@ -118,7 +118,6 @@ struct masa_input {
 	size_t body_len;
 	const uint8_t *peer_cert; /* leaf DER of the TLS client, NULL if none */
 	size_t peer_cert_len;
-	bool admin; /* issued through the admin API (trusted operator) */
 };
 
 /* Run the checks of FACTS 1.7 in order, then ownership and revocation.
@@ -189,8 +188,8 @@ extern const size_t masa_n_brski_routes;
 voucher_err masa_handle_requestvoucher(const struct svc_req *req, struct svc_resp *resp);
 voucher_err masa_handle_requestauditlog(const struct svc_req *req, struct svc_resp *resp);
 
-/* Check, sign, log and answer: shared by requestvoucher and the admin
- * API's nonceless issuance. accept may be NULL. On success resp holds the
+/* Check, sign, log and answer a registrar voucher-request. accept may be
+ * NULL. On success resp holds the
  * voucher; on failure it holds the status and a plain-text reason. */
 voucher_err masa_issue(struct masa_app *app, const struct masa_input *in, const char *accept,
                        const char *request_id, const char *peer, struct svc_resp *resp);

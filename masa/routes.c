@@ -38,7 +38,7 @@ static void log_request(struct store *s, const char *request_id, const char *pee
 		v.signer = signer;
 	snprintf(text, sizeof(text), "%s: %s", endpoint, detail ? detail : "");
 	v.request_id = (char *)(request_id ? request_id : "");
-	v.peer = (char *)(peer ? peer : (in->admin ? "admin" : ""));
+	v.peer = (char *)(peer ? peer : "");
 	v.serial = r->serial;
 	v.nonce = (uint8_t *)r->nonce;
 	v.nonce_len = r->nonce_len;

@@ -339,6 +339,22 @@ print(base64.b64encode(c.extensions.get_extension_for_class(x509.SubjectKeyIdent
 refused "audit log for a device of another owner" 404 ownership requestauditlog "$(ctype cms)" "$R/notowner.cms"
 refused "audit log of an unknown device" 404 unknown-device requestauditlog "$(ctype cms)" "$R/unknown.cms"
 
+# ---- a serial that is not unique: the record is keyed by idevid-issuer too -----
+iss3=$("$PYTHON3" -c "
+from cryptography import x509
+import base64
+c = x509.load_pem_x509_certificate(open('$P/pledge-0003.crt','rb').read())
+aki = c.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.public_bytes()
+print(base64.b64encode(bytes([4, len(aki)]) + aki).decode())")
+code=$(masa_apij "$ADMIN" POST /devices "{\"serial\":\"pledge-0003\",\"owner\":\"acme\",\"idevid_issuer\":\"$iss3\"}")
+expect 201 "a device keyed by serial and idevid-issuer"
+code=$(masa_post requestvoucher "$(ctype cms)" "$R/unknown.cms")
+expect 200 "voucher for an issuer-keyed device"
+"$OPENSSL" cms -verify -binary -inform DER -in "$TEST_TMP/resp" -CAfile "$pki/masa-ca.crt" -out "$TEST_TMP/iss.json" 2>/dev/null ||
+	fail "issuer-keyed voucher"
+[ "$(jget "$TEST_TMP/iss.json" 'd["ietf-voucher:voucher"]["idevid-issuer"]')" = "$iss3" ] ||
+	fail "voucher for an issuer-keyed device lacks idevid-issuer: $(cat "$TEST_TMP/iss.json")"
+
 # ---- tokens: 401, 403, owner-scoped ---------------------------------------
 code=$(masa_apij "$ADMIN" POST /tokens '{"name":"reader","scope":"read"}')
 expect 201 "read token"
@@ -350,7 +366,7 @@ expect 201 "owner-scoped token"
 OWN=$(jget "$TEST_TMP/api.out" 'd["token"]')
 code=$(masa_apij "$OWN" GET /devices "")
 expect 200 "owner lists devices"
-[ "$(jget "$TEST_TMP/api.out" '[i["serial"] for i in d["items"]]')" = '["pledge-0001"]' ] ||
+[ "$(jget "$TEST_TMP/api.out" 'sorted(i["serial"] for i in d["items"])')" = '["pledge-0001", "pledge-0003"]' ] ||
 	fail "an owner sees other devices: $(cat "$TEST_TMP/api.out")"
 code=$(masa_apij "$OWN" GET /devices/pledge-0002 "")
 expect 404 "an owner reading another owner's device"
@@ -479,4 +495,16 @@ code=$(masa_post requestvoucher "$(ctype cms)" "$R/rvr.cms")
 expect 200 "a voucher after SIGHUP"
 
 stop_daemon masad || fail "masad exited $? after SIGTERM"
+
+# ---- [masa] pinning = registrar: the registrar's own certificate -------------
+sed -i 's/^pinning = .*/pinning = registrar/' "$conf"
+start_daemon masad2 "$MASAD" "$conf" || fail "masad (pinning = registrar) did not start"
+code=$(masa_post requestvoucher "$(ctype cms)" "$R/rvr.cms")
+expect 200 "voucher with pinning = registrar"
+"$OPENSSL" cms -verify -binary -inform DER -in "$TEST_TMP/resp" -CAfile "$pki/masa-ca.crt" -out "$TEST_TMP/pr.json" 2>/dev/null ||
+	fail "pinning = registrar voucher"
+reg64=$("$OPENSSL" x509 -in "$pki/owner-registrar.crt" -outform DER | base64 -w0)
+[ "$(jget "$TEST_TMP/pr.json" 'd["ietf-voucher:voucher"]["pinned-domain-cert"]')" = "$reg64" ] ||
+	fail "pinning = registrar did not pin the registrar certificate"
+stop_daemon masad2 || fail "masad (pinning = registrar) exited $? after SIGTERM"
 exit 0
