@@ -483,7 +483,10 @@ voucher_err voucher_artifact_detect(const uint8_t *in, size_t len, enum voucher_
 		}
 		json_decref(root);
 	} else {
-		r = vl_cbor_detect(in, len, &k);
+		/* CBOR keys are SIDs: the SID tables load with the schemas. */
+		r = vl_schemas_get(NULL);
+		if (r == VOUCHER_OK)
+			r = vl_cbor_detect(in, len, &k);
 		f = VOUCHER_FORMAT_CBOR;
 	}
 	if (r != VOUCHER_OK)

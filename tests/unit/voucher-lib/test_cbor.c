@@ -39,6 +39,21 @@ static const char example_hex[] =
         "a1190993a60102027818323032322d31322d30365432303a32333a33302e3730385a03f4074857eed786ad"
         "40490708430102030b6d4a414441313233343536373839";
 
+/* Detection of CBOR is the first call a tool may make: it must load the SID
+ * tables itself (it runs first in this program, before anything else
+ * initialises the library). */
+static void test_detect_first(void **state)
+{
+	(void)state;
+	uint8_t in[256];
+	size_t n = unhex(example_hex, in, sizeof(in));
+	enum voucher_format f = VOUCHER_FORMAT_UNKNOWN;
+	enum voucher_kind k = VOUCHER_KIND_UNKNOWN;
+	assert_int_equal(voucher_artifact_detect(in, n, &f, &k), VOUCHER_OK);
+	assert_int_equal(f, VOUCHER_FORMAT_CBOR);
+	assert_int_equal(k, VOUCHER_KIND_VOUCHER);
+}
+
 static void test_encode_known(void **state)
 {
 	(void)state;
@@ -223,9 +238,8 @@ static void test_extensions_sids(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_encode_known),
-	        cmocka_unit_test(test_cases),
-	        cmocka_unit_test(test_mixed_keys),
+	        cmocka_unit_test(test_detect_first),    cmocka_unit_test(test_encode_known),
+	        cmocka_unit_test(test_cases),           cmocka_unit_test(test_mixed_keys),
 	        cmocka_unit_test(test_extensions_sids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
