@@ -71,13 +71,52 @@ static const char *problem_code(voucher_err err)
 	}
 }
 
-static voucher_err problem_status(struct svc_resp *resp, unsigned status, const char *code,
-                                  const char *detail)
+/* The detail quotes request data (paths, names); JSON strings must be
+ * UTF-8, so invalid sequences and control characters become '?'. */
+static void clean_utf8(const char *in, char *out, size_t len)
 {
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+
+	while (*p && o + 5 < len) {
+		size_t n = 0;
+
+		if (*p >= 0x20 && *p < 0x7f)
+			n = 1;
+		else if (*p >= 0xc2 && *p <= 0xdf)
+			n = 2;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			n = 3;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			n = 4;
+		for (size_t i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				n = 0;
+		/* overlong forms, surrogates and code points past U+10FFFF */
+		if ((n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) ||
+		    (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))))
+			n = 0;
+		if (n == 0) {
+			out[o++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(out + o, p, n);
+		o += n;
+		p += n;
+	}
+	out[o] = '\0';
+}
+
+static voucher_err problem_status(struct svc_resp *resp, unsigned status, const char *code,
+                                  const char *raw)
+{
+	char detail[1024];
 	json_t *doc;
 	char *text = NULL;
 	voucher_err r;
 
+	clean_utf8(raw, detail, sizeof(detail));
 	/* "about:blank": the status says what kind of problem it is, and the
 	 * title is then the reason phrase (RFC 9457, section 4.2.1). */
 	doc = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title",

@@ -493,6 +493,11 @@ static void test_routing(void **state)
 	                 204);
 	assert_string_equal(resp_header(&c, "Allow"), "GET, DELETE");
 	call_free(&c);
+	/* request bytes quoted in a detail stay valid JSON */
+	serve(f, &c, "GET", "/admin/v1/caf\xc3\xa9/\xff\xfe\x01/\xed\xa0\x80", NULL, f->admin, NULL,
+	      NULL, 0);
+	check_problem(&c, 404, "not-found", "/admin/v1/caf\xc3\xa9/???/???", NULL);
+	call_free(&c);
 	/* HEAD is served by the GET route */
 	assert_int_equal(serve(f, &c, "HEAD", "/admin/v1/whoami", NULL, f->admin, NULL, NULL, 0),
 	                 200);
