@@ -318,6 +318,16 @@ static void test_bad_database(void **state)
 	assert_non_null(strstr(err, "/nonexistent-dir/x/y.db"));
 #ifdef HAVE_POSTGRESQL
 	assert_int_equal(store_open("postgresql://%zz", &s, err, sizeof(err)), VOUCHER_E_CONFIG);
+	/* Nothing listens on port 1: the engine's reason comes back. */
+	assert_int_equal(
+	        store_open("postgresql://127.0.0.1:1/x?connect_timeout=2", &s, err, sizeof(err)),
+	        VOUCHER_E_STORE);
+	assert_non_null(strstr(err, "failed to connect to PostgreSQL"));
+	assert_non_null(strstr(err, "127.0.0.1"));
+	assert_null(s);
+#else
+	assert_int_equal(store_open("postgresql://127.0.0.1/x", &s, err, sizeof(err)),
+	                 VOUCHER_E_CONFIG);
 #endif
 }
 
