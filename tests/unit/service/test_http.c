@@ -573,9 +573,71 @@ static void test_quiesce(void **state)
 	assert_int_equal(svc_http_inflight(lst_request), 0);
 }
 
+static void test_tls_material(void **state)
+{
+	struct svc_creds *c = NULL;
+	struct svc_trust *t = NULL;
+	char err[512] = "";
+	gnutls_datum_t leaf1 = {NULL, 0}, leaf2 = {NULL, 0};
+	char bogus_path[600];
+
+	(void)state;
+	/* A key that is not the leaf's is refused with a reason. */
+	assert_int_equal(svc_creds_load(srv1.cert_path, srv2.key_path, &c, err, sizeof(err)),
+	                 VOUCHER_E_KEY);
+	assert_null(c);
+	assert_non_null(strstr(err, "does not belong"));
+	assert_int_equal(svc_creds_load("/nonexistent.crt", srv1.key_path, &c, err, sizeof(err)),
+	                 VOUCHER_EIO);
+	assert_non_null(strstr(err, "/nonexistent.crt"));
+	testcert_write(dir, "bogus.pem",
+	               "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", bogus_path,
+	               sizeof(bogus_path));
+	assert_int_equal(svc_creds_load(bogus_path, srv1.key_path, &c, err, sizeof(err)),
+	                 VOUCHER_E_CERT);
+	assert_int_equal(svc_creds_load(srv1.cert_path, srv1.cert_path, &c, err, sizeof(err)),
+	                 VOUCHER_E_KEY);
+	assert_int_equal(svc_creds_load(srv1.cert_path, srv1.key_path, &c, err, sizeof(err)),
+	                 VOUCHER_OK);
+	assert_string_equal(svc_creds_serial(c), "1010");
+	svc_creds_unref(c);
+	svc_creds_unref(NULL);
+
+	/* Verification against a set of anchors. */
+	assert_int_equal(gnutls_x509_crt_export2(cli1.crt, GNUTLS_X509_FMT_DER, &leaf1), 0);
+	assert_int_equal(gnutls_x509_crt_export2(cli2.crt, GNUTLS_X509_FMT_DER, &leaf2), 0);
+	struct svc_der chain1[1] = {{leaf1.data, leaf1.size}};
+	struct svc_der chain2[1] = {{leaf2.data, leaf2.size}};
+	struct svc_der junk[1] = {{(const uint8_t *)"\x30\x03\x02\x01\x01", 5}};
+	struct svc_der many[BRSKI_MAX_CERT_CHAIN + 1];
+	for (size_t i = 0; i < BRSKI_MAX_CERT_CHAIN + 1; i++)
+		many[i] = chain1[0];
+	assert_int_equal(svc_trust_verify(trust1, chain1, 1, err, sizeof(err)), VOUCHER_OK);
+	assert_int_equal(svc_trust_verify(trust1, chain2, 1, err, sizeof(err)),
+	                 VOUCHER_E_UNTRUSTED);
+	assert_non_null(strstr(err, "issuer is unknown"));
+	assert_int_equal(svc_trust_verify(trust1, junk, 1, err, sizeof(err)), VOUCHER_E_CERT);
+	assert_int_equal(svc_trust_verify(trust1, many, BRSKI_MAX_CERT_CHAIN + 1, err, sizeof(err)),
+	                 VOUCHER_E_TOO_LARGE);
+	assert_int_equal(svc_trust_verify(trust1, chain1, 0, err, sizeof(err)),
+	                 VOUCHER_E_UNAUTHENTICATED);
+	assert_int_equal(svc_trust_verify(NULL, chain1, 1, err, sizeof(err)), VOUCHER_E_UNTRUSTED);
+	assert_non_null(strstr(err, "no trust anchors"));
+	assert_int_equal(svc_trust_new(&t), VOUCHER_OK);
+	assert_int_equal(svc_trust_add_file(t, bogus_path, err, sizeof(err)), VOUCHER_E_CERT);
+	assert_int_equal(svc_trust_add_file(t, ca2.cert_path, err, sizeof(err)), VOUCHER_OK);
+	assert_int_equal(svc_trust_count(t), 1);
+	assert_int_equal(svc_trust_verify(t, chain2, 1, err, sizeof(err)), VOUCHER_OK);
+	assert_int_equal(svc_trust_verify(t, chain1, 1, err, sizeof(err)), VOUCHER_E_UNTRUSTED);
+	svc_trust_unref(t);
+	gnutls_free(leaf1.data);
+	gnutls_free(leaf2.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_tls_material),
 	        cmocka_unit_test(test_channel_binding_and_versions),
 	        cmocka_unit_test(test_routing),
 	        cmocka_unit_test(test_body_limits),
