@@ -11,6 +11,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "common/buf.h"
 #include "common/compat.h"
 #include "masa/masa.h"
 
@@ -237,30 +238,53 @@ static bool is_cloud_registrar(const struct masa_keys *k, const struct voucher_v
 }
 
 /* Whether owner's domain CA validates the registrar that signed in. */
-static voucher_err owner_validates(const struct store_owner *o, const struct masa_input *in,
+/* Whether the owner's domain CA validates the chain the registrar signed
+ * with (the signature itself was verified already: only the path is
+ * checked here, so the request is not parsed and verified twice). *why is
+ * VOUCHER_OK, VOUCHER_E_EXPIRED or VOUCHER_E_UNTRUSTED. */
+static voucher_err owner_validates(const struct store_owner *o, const struct voucher_verified *v,
                                    voucher_err *why)
 {
-	struct voucher_trust *t = NULL;
-	struct voucher_verified *v = NULL;
-	voucher_err r;
+	gnutls_x509_trust_list_t tl = NULL;
+	gnutls_x509_crt_t crts[BRSKI_MAX_CERT_CHAIN];
+	gnutls_datum_t ca;
+	unsigned n = 0, status = 0;
+	voucher_err r = VOUCHER_OK;
 
-	*why = VOUCHER_OK;
+	*why = VOUCHER_E_UNTRUSTED;
 	if (!o->domain_ca_pem)
 		return VOUCHER_E_NOT_FOUND;
-	r = voucher_trust_new(&t);
-	if (r == VOUCHER_OK)
-		r = voucher_trust_add_pem(t, (const uint8_t *)o->domain_ca_pem,
-		                          strlen(o->domain_ca_pem));
-	if (r != VOUCHER_OK) {
-		voucher_trust_free(t);
-		return r;
+	ca.data = (unsigned char *)o->domain_ca_pem;
+	ca.size = (unsigned)strlen(o->domain_ca_pem);
+	if (gnutls_x509_trust_list_init(&tl, 0) < 0)
+		return VOUCHER_ENOMEM;
+	if (gnutls_x509_trust_list_add_trust_mem(tl, &ca, NULL, GNUTLS_X509_FMT_PEM, 0, 0) <= 0) {
+		r = VOUCHER_E_CERT; /* checked when written: the row is damaged */
+		goto out;
 	}
-	/* The cache of a trust list would outlive this request for nothing. */
-	voucher_trust_set_cache(t, 0);
-	*why = voucher_verify(in->env, in->body, in->body_len, t, &v);
-	voucher_verified_free(v);
-	voucher_trust_free(t);
-	return VOUCHER_OK;
+	for (size_t i = 0; i < v->chain_len && n < BRSKI_MAX_CERT_CHAIN; i++) {
+		gnutls_datum_t d = {v->chain[i], (unsigned)v->chain_der_len[i]};
+		if (gnutls_x509_crt_init(&crts[n]) < 0) {
+			r = VOUCHER_ENOMEM;
+			goto out;
+		}
+		if (gnutls_x509_crt_import(crts[n], &d, GNUTLS_X509_FMT_DER) < 0) {
+			gnutls_x509_crt_deinit(crts[n]);
+			goto out; /* voucher_verify parsed it: never here */
+		}
+		n++;
+	}
+	/* The signer comes first; GnuTLS sorts the rest of the carried list. */
+	if (n > 0 &&
+	    gnutls_x509_trust_list_verify_crt2(tl, crts, n, NULL, 0, 0, &status, NULL) == 0)
+		*why = status == 0                      ? VOUCHER_OK
+		       : (status & GNUTLS_CERT_EXPIRED) ? VOUCHER_E_EXPIRED
+		                                        : VOUCHER_E_UNTRUSTED;
+out:
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_x509_trust_list_deinit(tl, 1);
+	return r;
 }
 
 /* Deny list and CRLs of the owner, against every certificate the
@@ -323,8 +347,7 @@ static voucher_err check_revocation(struct store *s, const struct masa_rvr *r, s
 
 /* requestauditlog: a past owner (named in an audit event) whose domain CA
  * validates the registrar may read the log too. */
-static voucher_err check_past_owner(struct store *s, const struct masa_input *in,
-                                    struct masa_rvr *r, bool *ok)
+static voucher_err check_past_owner(struct store *s, struct masa_rvr *r, bool *ok)
 {
 	char err[STORE_ERRLEN];
 	struct store_page page = {0};
@@ -344,7 +367,8 @@ static voucher_err check_past_owner(struct store *s, const struct masa_input *in
 			    (r->owner.name && strcmp(ev[i].owner, r->owner.name) == 0))
 				continue;
 			if (store_owner_get(s, ev[i].owner, &o, err, sizeof(err)) == VOUCHER_OK &&
-			    owner_validates(&o, in, &why) == VOUCHER_OK && why == VOUCHER_OK) {
+			    owner_validates(&o, r->verified, &why) == VOUCHER_OK &&
+			    why == VOUCHER_OK) {
 				store_owner_clear(&r->owner);
 				r->owner = o;
 				*ok = true;
@@ -357,8 +381,7 @@ static voucher_err check_past_owner(struct store *s, const struct masa_input *in
 	return VOUCHER_OK;
 }
 
-static voucher_err check_ownership(const struct masa_keys *k, struct store *s,
-                                   const struct masa_input *in, unsigned flags, struct masa_rvr *r,
+static voucher_err check_ownership(struct store *s, unsigned flags, struct masa_rvr *r,
                                    struct masa_fail *f)
 {
 	bool audit = flags & MASA_CHECK_AUDIT;
@@ -381,14 +404,14 @@ static voucher_err check_ownership(const struct masa_keys *k, struct store *s,
 			return masa_fail_set(f, e, "store", "%s", err);
 		if (r->via_cloud)
 			why = VOUCHER_OK;
-		else if ((e = owner_validates(&r->owner, in, &why)) != VOUCHER_OK)
+		else if ((e = owner_validates(&r->owner, r->verified, &why)) != VOUCHER_OK)
 			return masa_fail_set(f, VOUCHER_E_CONFIG, "ownership",
 			                     "the domain CA of owner '%.64s' is unusable (%s)",
 			                     r->owner.name, voucher_strerror(e));
 	}
 	if (why != VOUCHER_OK && audit) {
 		bool ok = false;
-		if ((e = check_past_owner(s, in, r, &ok)) != VOUCHER_OK)
+		if ((e = check_past_owner(s, r, &ok)) != VOUCHER_OK)
 			return masa_fail_set(f, e, "store", "failed to read the audit log");
 		if (!ok)
 			return masa_fail_set(f, VOUCHER_E_NOT_FOUND, "ownership",
@@ -465,5 +488,5 @@ voucher_err masa_check(const struct masa_keys *k, struct store *s, const struct 
 		return e;
 
 	/* 8, 9: the device record and its owner. */
-	return check_ownership(k, s, in, flags, out, f);
+	return check_ownership(s, flags, out, f);
 }

@@ -23,8 +23,15 @@ static voucher_err masa_init(struct svc_daemon *d, void **app, char *err, size_t
 {
 	struct masa_keys *k = NULL;
 	struct masa_app *a = NULL;
+	struct voucher_error_info ei = {0};
 	voucher_err r;
 
+	/* A broken YANG installation fails the start, not every request. */
+	if ((r = voucher_lib_init(&ei)) != VOUCHER_OK) {
+		snprintf(err, errlen, "failed to load the voucher YANG modules (%s)",
+		         ei.message[0] ? ei.message : voucher_strerror(r));
+		return r;
+	}
 	if ((r = masa_keys_load(svc_daemon_config(d), &k, err, errlen)) != VOUCHER_OK)
 		return r;
 	if ((r = masa_app_new(svc_daemon_store(d), k, &a)) != VOUCHER_OK) {
