@@ -1,5 +1,6 @@
 /* cloudregd's admin routes on the framework (service/admin.h): the
- * framework's table followed by the telemetry query. */
+ * framework's table, the owners and devices shared with masad
+ * (service/admin-owners.c, the same store), then the telemetry query. */
 #include <config.h>
 
 #include <stdlib.h>
@@ -97,14 +98,16 @@ static const struct svc_admin_route creg_rows[] = {
 voucher_err creg_admin_table(struct svc_admin_route **out, size_t *n)
 {
 	size_t ours = sizeof(creg_rows) / sizeof(creg_rows[0]);
-	struct svc_admin_route *t = calloc(svc_admin_table_len + ours, sizeof(*t));
+	size_t no = svc_admin_owner_routes_len;
+	struct svc_admin_route *t = calloc(svc_admin_table_len + no + ours, sizeof(*t));
 
 	if (!t)
 		return VOUCHER_ENOMEM;
 	memcpy(t, svc_admin_table, svc_admin_table_len * sizeof(*t));
-	memcpy(t + svc_admin_table_len, creg_rows, sizeof(creg_rows));
+	memcpy(t + svc_admin_table_len, svc_admin_owner_routes, no * sizeof(*t));
+	memcpy(t + svc_admin_table_len + no, creg_rows, sizeof(creg_rows));
 	*out = t;
-	*n = svc_admin_table_len + ours;
+	*n = svc_admin_table_len + no + ours;
 	return VOUCHER_OK;
 }
 

@@ -177,7 +177,8 @@ voucher_err creg_handle_requestvoucher(const struct svc_req *req, struct svc_res
 voucher_err creg_handle_telemetry(const struct svc_req *req, struct svc_resp *resp);
 voucher_err creg_handle_est(const struct svc_req *req, struct svc_resp *resp);
 
-/* The framework's admin table followed by ours (telemetry); *out malloc'd. */
+/* The framework's admin table, the shared owners/devices rows
+ * (svc_admin_owner_routes), then ours (telemetry); *out malloc'd. */
 voucher_err creg_admin_table(struct svc_admin_route **out, size_t *n);
 /* svc_handler for every /admin/ method: serves app->admin_table. */
 voucher_err creg_admin_handle(const struct svc_req *req, struct svc_resp *resp);

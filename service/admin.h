@@ -213,6 +213,12 @@ json_t *svc_admin_token_json(const struct store_token *t);
 /* SHA-256 of a bearer token's text. */
 voucher_err svc_admin_token_hash(const char *token, size_t len, uint8_t out[STORE_SHA256_LEN]);
 
+/* Owners (deny lists, CRLs) and devices (import, transfer): the rows of
+ * service/admin-owners.c, served by every daemon on the store (masad and
+ * cloudregd put them after svc_admin_table in their own tables). */
+extern const struct svc_admin_route svc_admin_owner_routes[];
+extern const size_t svc_admin_owner_routes_len;
+
 /* ---- the handlers of svc_admin_table (admin-tokens.c, admin-audit.c) ---- */
 voucher_err svc_admin_openapi_get(struct svc_admin_ctx *c, struct svc_resp *resp);
 voucher_err svc_admin_whoami(struct svc_admin_ctx *c, struct svc_resp *resp);

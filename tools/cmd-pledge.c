@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -386,6 +387,9 @@ static int http(struct conn *c, const char *method, const char *path, const char
 			return fail(BRSKI_EXIT_BAD, "bad HTTP status line from %s", c->url.origin);
 		}
 		r->status = (unsigned)st;
+		/* HTTP/1.0 closes after the response unless told otherwise. */
+		if (line[7] == '0')
+			c->closed = true;
 	}
 	while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
 		const char *v;
@@ -1109,6 +1113,8 @@ int brski_cmd_pledge(int argc, char **argv)
 	                   .timeout = 30};
 	int c, rc;
 
+	/* A peer that closes early is an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		uint64_t n;

@@ -322,6 +322,13 @@ expect_out "refused  *502" "wrong MASA certificate is not 502"
 	fail "TLS failure not counted"
 }
 
+# The hop cap: from this instance to the main cloud registrar (hop 1), which
+# redirects the loop owner's device to itself (hop 2).
+pledge pledge-0007 --voucher-only --cloud "$URL" --max-hops 1
+rc=$?
+[ $rc = 1 ] || { cat "$TEST_TMP/pledge.out"; fail "hop cap: exit $rc, want 1"; }
+grep -q "more than 1 redirects" "$TEST_TMP/pledge.out" || { cat "$TEST_TMP/pledge.out"; fail "hop cap not reported"; }
+
 # Unreachable MASA (retried, then 502).
 C=$(cloud_variant unreach "masa_url = https://127.0.0.1:$(free_port)" "masa_retries = 1")
 start_daemon unreach "$CLOUDREGD" "$C" || fail "unreach did not start"
