@@ -78,6 +78,15 @@ device pledge-0005 acme-owner redirect
 device pledge-0007 loop-owner redirect
 device pledge-0008 acme-owner est-domain
 # pledge-0006 is never registered: unknown to the cloud registrar.
+# The cloud registrar's admin API serves the same owners and devices.
+printf '{"serial":"pledge-0009","owner":"acme-owner","mode":"est-domain"}' >"$TEST_TMP/dev.json"
+st=$(curl -s -o "$TEST_TMP/admin.out" -w '%{http_code}' --cacert "$TLS_CA" -H "Authorization: Bearer $TOKEN" \
+	-H 'Content-Type: application/json' --data-binary "@$TEST_TMP/dev.json" "$CLOUD_ADMIN/admin/v1/devices")
+[ "$st" = 201 ] || fail "device through the cloud registrar's admin API: $st $(cat "$TEST_TMP/admin.out")"
+curl -s --cacert "$TLS_CA" -H "Authorization: Bearer $TOKEN" "$CLOUD_ADMIN/admin/v1/devices/pledge-0001" |
+	grep -q '"mode": *"redirect"' || fail "the cloud registrar's admin API does not show pledge-0001"
+curl -s --cacert "$TLS_CA" -H "Authorization: Bearer $TOKEN" "$MASA_ADMIN/admin/v1/devices/pledge-0009" |
+	grep -q '"owner": *"acme-owner"' || fail "masad does not see the device made through cloudregd"
 
 pledge() { # SERIAL [ARGS...]: output in $TEST_TMP/pledge.out, returns its status
 	s=$1
@@ -106,6 +115,7 @@ pledge pledge-0001 --voucher-only --registrar "$OWNER_REG" || { cat "$TEST_TMP/p
 grep -q "$CLOUD" "$TEST_TMP/pledge.out" && fail "--registrar still contacted the cloud"
 
 # ---- mode est-domain: the cloud registrar asks the MASA ----
+pledge pledge-0009 --voucher-only || { cat "$TEST_TMP/pledge.out"; fail "est-domain flow (device from cloudregd's admin API) failed"; }
 pledge pledge-0002 --voucher-only || { cat "$TEST_TMP/pledge.out"; fail "est-domain flow failed"; }
 expect_out "est-domain      $OWNER_EST" "no est-domain naming the owner's EST server"
 expect_out "pinned-domain-cert SHA-256 $(fp "$D/owner-est.crt")" "est-domain voucher does not pin the owner's EST certificate"
