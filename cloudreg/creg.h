@@ -27,6 +27,7 @@
 struct svc_config;
 struct svc_metrics;
 struct svc_admin_route;
+struct creg_est;
 
 /* What [registrar] and [brski] configure, loaded from files; immutable once
  * built and shared by the requests that hold a reference. */
@@ -73,6 +74,8 @@ struct creg_app {
 	/* The admin API: the framework's routes plus ours. */
 	struct svc_admin_route *admin_table;
 	size_t n_admin_table;
+	/* The EST server (cloudreg/est.h); NULL when [ca] is not configured. */
+	struct creg_est *est;
 };
 
 /* app owns keys (one reference) from now on; metrics may be NULL. */

@@ -9,14 +9,17 @@
 #include <string.h>
 
 #include "cloudreg/creg.h"
+#include "cloudreg/est.h"
 #include "service/admin.h"
 #include "service/daemon.h"
 #include "service/log.h"
 
-/* Pledges present IDevIDs (manufacturer CAs); EST re-enrollment also
- * accepts certificates from our own domain CA. */
+/* Pledges present IDevIDs (manufacturer CAs); enrollstatus and EST
+ * re-enrollment also accept certificates from our own domain CA. */
 static const struct svc_trust_src creg_trust[] = {
         {"brski", "registrar", "manufacturer_ca"},
+        /* enrollstatus with the new LDevID (RFC 8995 5.9.4) */
+        {"brski", "registrar", "domain_ca"},
         {"est", "registrar", "manufacturer_ca"},
         {"est", "registrar", "domain_ca"},
         {NULL, NULL, NULL},
@@ -44,6 +47,13 @@ static voucher_err creg_init(struct svc_daemon *d, void **app, char *err, size_t
 		creg_app_free(a);
 		return r;
 	}
+	/* The EST server and its enrollment workers, when a CA is configured. */
+	if (svc_config_has_section(svc_daemon_config(d), "ca") &&
+	    (r = creg_est_new(svc_daemon_config(d), svc_daemon_store(d), svc_daemon_metrics(d),
+	                      &a->est, err, errlen)) != VOUCHER_OK) {
+		creg_app_free(a);
+		return r;
+	}
 	*app = a;
 	return VOUCHER_OK;
 }
@@ -63,8 +73,13 @@ static voucher_err creg_reload(struct svc_daemon *d, void *app, char *err, size_
 
 static void creg_fini(struct svc_daemon *d, void *app)
 {
+	struct creg_app *a = app;
+
 	(void)d;
-	creg_app_free(app);
+	/* The workers stop before the store goes away. */
+	creg_est_free(a->est);
+	a->est = NULL;
+	creg_app_free(a);
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,6 @@
 /* The pledge-facing endpoints of cloudregd: requestvoucher (cloud
  * registrar decision logic, cloud-20 section 3.2, or an owner's registrar),
- * voucher_status and enrollstatus, and the EST listener's answers until EST
- * is built. */
+ * voucher_status and enrollstatus; EST is handed to cloudreg/est.c. */
 #include <config.h>
 
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <voucher/x509.h>
 
 #include "cloudreg/creg.h"
+#include "cloudreg/est.h"
 #include "common/str.h"
 #include "service/log.h"
 
@@ -377,53 +377,27 @@ out:
 	return e;
 }
 
-/* Until EST is built: the cloud registrar is no EST server for devices
- * outside enroll-here (cloud-20 section 2.2: 404); for enroll-here devices,
- * and on an owner's registrar, EST is simply not implemented yet (501). */
+/* EST lives in cloudreg/est.c. Without [ca] there is no EST server: the
+ * cloud registrar then answers 404 as cloud-20 section 2.2 asks of it for
+ * every device, an owner's registrar 501. */
 voucher_err creg_handle_est(const struct svc_req *req, struct svc_resp *resp)
 {
 	struct creg_app *app = req->app;
-	struct creg_keys *k = creg_app_get_keys(app);
-	struct store_device dev = {0};
-	struct store_owner own = {0};
-	char serr[STORE_ERRLEN], *serial = NULL, *issuer = NULL;
-	uint8_t *iss = NULL;
-	size_t iss_len = 0;
-	bool here = false;
+	struct creg_keys *k;
 	voucher_err e;
 
-	if (k && !k->cloud) {
-		e = answer(resp, VOUCHER_ENOTSUP, "EST is not implemented in this build yet");
-		e = VOUCHER_ENOTSUP;
-		goto out;
-	}
-	if (req->peer_status == SVC_PEER_TRUSTED && req->peer_chain_len &&
-	    voucher_x509_serial_number(req->peer_chain[0].data, req->peer_chain[0].len, &serial) ==
-	            VOUCHER_OK &&
-	    voucher_x509_idevid_issuer(req->peer_chain[0].data, req->peer_chain[0].len, &iss,
-	                               &iss_len) == VOUCHER_OK &&
-	    (issuer = creg_b64(iss, iss_len)) != NULL &&
-	    store_device_get(app->store, serial, issuer, &dev, serr, sizeof(serr)) == VOUCHER_OK &&
-	    dev.owner && dev.mode == STORE_MODE_ENROLL_HERE &&
-	    store_owner_get(app->store, dev.owner, &own, serr, sizeof(serr)) == VOUCHER_OK)
-		here = own.enroll_here;
-	if (here) {
-		answer(resp, VOUCHER_ENOTSUP,
-		       "EST enrollment at the cloud registrar is not implemented in this build "
-		       "yet");
-		e = VOUCHER_ENOTSUP;
-	} else {
+	if (app->est)
+		return creg_est_handle(req, resp);
+	k = creg_app_get_keys(app);
+	if (k && k->cloud) {
 		answer(resp, VOUCHER_E_NOT_FOUND,
 		       "this cloud registrar is not an EST server for this device (cloud-20 "
 		       "section 2.2)");
 		e = VOUCHER_E_NOT_FOUND;
+	} else {
+		answer(resp, VOUCHER_ENOTSUP, "EST is not configured here ([ca] is missing)");
+		e = VOUCHER_ENOTSUP;
 	}
-out:
-	free(serial);
-	free(iss);
-	free(issuer);
-	store_device_clear(&dev);
-	store_owner_clear(&own);
 	creg_app_put_keys(app, k);
 	return e;
 }
@@ -435,11 +409,19 @@ const struct svc_route creg_brski_routes[] = {
          creg_handle_telemetry},
         {"POST", "/.well-known/brski/enrollstatus", SVC_ROUTE_BODY | SVC_ROUTE_CLIENT_CERT,
          creg_handle_telemetry},
+        /* A BRSKI registrar is the pledge's EST server on the same port
+         * (RFC 8995 5.9); the cloud role answers 404 there. */
+        {"GET", "/.well-known/est/", SVC_ROUTE_PREFIX, creg_handle_est},
+        {"POST", "/.well-known/est/", SVC_ROUTE_PREFIX | SVC_ROUTE_BODY, creg_handle_est},
 };
 const size_t creg_n_brski_routes = sizeof(creg_brski_routes) / sizeof(creg_brski_routes[0]);
 
 const struct svc_route creg_est_routes[] = {
         {"GET", "/.well-known/est/", SVC_ROUTE_PREFIX, creg_handle_est},
         {"POST", "/.well-known/est/", SVC_ROUTE_PREFIX | SVC_ROUTE_BODY, creg_handle_est},
+        /* RFC 8995 5.9.4: the pledge reports to its EST server, over TLS
+         * with the new LDevID. */
+        {"POST", "/.well-known/brski/enrollstatus", SVC_ROUTE_BODY | SVC_ROUTE_CLIENT_CERT,
+         creg_handle_telemetry},
 };
 const size_t creg_n_est_routes = sizeof(creg_est_routes) / sizeof(creg_est_routes[0]);

@@ -23,6 +23,7 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 static const char *const client_cert_modes[] = {"require", "request", "none", NULL};
 static const char *const pinning_modes[] = {"domain-ca", "registrar", NULL};
 static const char *const ca_backends[] = {"local", "acme", NULL};
+static const char *const san_policies[] = {"auto", "subdomain", "csr", "none", NULL};
 static const char *const challenges[] = {"http-01", "dns-01", NULL};
 
 static voucher_err check_user(const char *value, char *err, size_t errlen)
@@ -110,6 +111,18 @@ static const struct svc_cfg_item brski_items[] = {
 
 static const struct svc_cfg_item est_items[] = {
         LISTENER_ITEMS("request", "65536"),
+        /* cloudregd's EST server (cloudreg/est.c, cloudreg/enroll.c) */
+        {"workers", SVC_CFG_INT, 0, 64, "2", NULL, 0, NONE, NULL},
+        {"job_lease", SVC_CFG_INT, 1, 3600, "60", NULL, 0, NONE, NULL},
+        {"first_wait_ms", SVC_CFG_INT, 0, 30000, "2000", NULL, 0, NONE, NULL},
+        {"retry_after", SVC_CFG_INT, 1, 3600, "5", NULL, 0, NONE, NULL},
+        {"require_pop", SVC_CFG_BOOL, 0, 0, "false", NULL, 0, NONE, NULL},
+        {"allowed_serials", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE, NONE, NULL},
+        {"basic_user", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, NULL},
+        {"basic_password_file", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE,
+         {"", "basic_user", NULL}, NULL},
+        {"csrattrs_oids", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, NULL},
+        {"reenroll_ca", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, NONE, NULL},
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 
@@ -160,6 +173,8 @@ static const struct svc_cfg_item ca_items[] = {
         {"key", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_KEY, {"", "backend", "local"}, NULL},
         {"validity_days", SVC_CFG_INT, 1, 3650, "365", NULL, 0, NONE, NULL},
         {"subdomain", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, check_dns_name},
+        {"eku", SVC_CFG_STRING, 0, 0, "clientAuth", NULL, 0, NONE, NULL},
+        {"san_policy", SVC_CFG_ENUM, 0, 0, "auto", san_policies, 0, NONE, NULL},
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 

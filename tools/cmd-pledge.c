@@ -13,6 +13,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <netdb.h>
@@ -38,6 +40,7 @@
 
 #include "common/buf.h"
 #include "common/compat.h"
+#include "cloudreg/est.h"
 #include "common/str.h"
 #include "tools/brski.h"
 
@@ -45,8 +48,7 @@
 
 /* Exit statuses beyond BRSKI_EXIT_* (documented in --help). */
 enum {
-	PLEDGE_EXIT_REFUSED = 4,   /* a registrar answered with an error: bootstrap failed */
-	PLEDGE_EXIT_NOT_BUILT = 5, /* voucher done; EST enrollment is not built yet */
+	PLEDGE_EXIT_REFUSED = 4, /* a registrar or EST server answered with an error */
 };
 
 #define MAX_HEADER    (16 * 1024)
@@ -553,6 +555,7 @@ struct pledge {
 	const char *cloud;
 	const char *registrar;
 	bool voucher_only;
+	bool pop; /* --pop: channel binding in the CSR even unasked */
 	enum voucher_envelope env;
 	unsigned max_hops;
 	unsigned tries;
@@ -817,6 +820,420 @@ static void send_status(struct pledge *p, struct conn *c, const char *what, bool
 	resp_free(&r);
 }
 
+/* ---- EST enrollment (RFC 7030, RFC 8995 5.9) ------------------------------------ */
+
+#define EST_PATH "/.well-known/est"
+
+/* The EST server and what authenticates it: the voucher's pin. */
+struct est_server {
+	struct url url;
+	const uint8_t *pin;
+	size_t pin_len;
+	bool pin_ca;
+};
+
+/* Connect with cred and check the server against the pin, as for the
+ * first EST contact. */
+static int est_connect(struct pledge *p, const struct est_server *x,
+                       gnutls_certificate_credentials_t cred, struct conn *c)
+{
+	char why[400];
+	int rc;
+
+	if ((rc = conn_open(c, &x->url, cred, p->timeout)) != BRSKI_EXIT_OK)
+		return rc;
+	if (!chain_pinned(c->peer, c->peer_len, c->n_peer, x->pin, x->pin_len,
+	                  (x->pin_ca || x->url.ip) ? x->url.host : NULL, x->url.ip, why,
+	                  sizeof(why))) {
+		conn_close(c);
+		return fail(BRSKI_EXIT_BAD, "EST server %s does not validate with the pin: %s",
+		            x->url.origin, why);
+	}
+	return BRSKI_EXIT_OK;
+}
+
+/* An EST path under the server's base path. */
+static void est_path(const struct est_server *x, const char *op, char *out, size_t outlen)
+{
+	const char *base = x->url.path;
+	size_t n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if (n == 0) {
+		base = EST_PATH;
+		n = strlen(EST_PATH);
+	}
+	snprintf(out, outlen, "%.*s/%s", (int)n, base, op);
+}
+
+/* Decode an EST base64 body into der; prints why on failure. */
+static int est_body(const struct conn *c, const char *op, const struct http_resp *r,
+                    struct brski_buf *der)
+{
+	if (creg_b64_decode_body(r->body.data, r->body.len, der) != VOUCHER_OK)
+		return fail(BRSKI_EXIT_BAD, "%s from %s: the body is not base64 (RFC 8951)", op,
+		            c->url.origin);
+	return BRSKI_EXIT_OK;
+}
+
+/* Channel binding of the session: tls-unique under TLS 1.2, tls-exporter
+ * under TLS 1.3 (RFC 9266), as base64 for the challengePassword. */
+static int channel_binding(struct conn *c, char *out, size_t outlen, const char **name)
+{
+	gnutls_datum_t d = {0};
+	struct brski_buf b;
+	bool tls13 = gnutls_protocol_get_version(c->s) == GNUTLS_TLS1_3;
+	int g;
+
+	*name = tls13 ? "tls-exporter" : "tls-unique";
+	g = gnutls_session_channel_binding(
+	        c->s, tls13 ? GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE, &d);
+	if (g < 0)
+		return fail(BRSKI_EXIT_IO, "no %s channel binding on the session (%s)", *name,
+		            gnutls_strerror(g));
+	brski_buf_init(&b, outlen);
+	/* One line: a challengePassword is a single string. */
+	for (unsigned i = 0; i < d.size; i += 48) {
+		unsigned n = d.size - i < 48 ? d.size - i : 48;
+		if (creg_b64_encode_body(d.data + i, n, &b) != VOUCHER_OK)
+			break;
+		b.len -= 1; /* the LF after each line */
+	}
+	gnutls_free(d.data);
+	if (b.len + 1 > outlen) {
+		brski_buf_free(&b);
+		return fail(BRSKI_EXIT_IO, "channel binding too long");
+	}
+	memcpy(out, b.data, b.len);
+	out[b.len] = '\0';
+	brski_buf_free(&b);
+	return BRSKI_EXIT_OK;
+}
+
+/* A CSR for key: subject CN and serialNumber = the serial, the SAN the
+ * csrattrs template asks for, and with pop the session's channel binding. */
+static int make_csr(struct pledge *p, struct conn *c, const struct creg_csrattrs *attrs, bool pop,
+                    gnutls_x509_privkey_t key, struct brski_buf *der)
+{
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_datum_t out = {0};
+	char cb[256];
+	const char *cb_name = NULL;
+	unsigned len = (unsigned)strlen(p->serial);
+	int rc = BRSKI_EXIT_OK, g;
+
+	if (gnutls_x509_crq_init(&crq) < 0)
+		return fail(BRSKI_EXIT_IO, "out of memory");
+	if ((g = gnutls_x509_crq_set_version(crq, 1)) < 0 ||
+	    (g = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, p->serial,
+	                                       len)) < 0 ||
+	    (g = gnutls_x509_crq_set_dn_by_oid(crq, CREG_OID_SUBJECT_SERIAL, 0, p->serial, len)) <
+	            0 ||
+	    (g = gnutls_x509_crq_set_key(crq, key)) < 0 ||
+	    (attrs->san_dns && (g = gnutls_x509_crq_set_subject_alt_name(
+	                                crq, GNUTLS_SAN_DNSNAME, attrs->san_dns,
+	                                (unsigned)strlen(attrs->san_dns), GNUTLS_FSAN_SET)) < 0)) {
+		rc = fail(BRSKI_EXIT_IO, "failed to build the CSR (%s)", gnutls_strerror(g));
+		goto out;
+	}
+	if (pop) {
+		if ((rc = channel_binding(c, cb, sizeof(cb), &cb_name)) != BRSKI_EXIT_OK)
+			goto out;
+		if ((g = gnutls_x509_crq_set_challenge_password(crq, cb)) < 0) {
+			rc = fail(BRSKI_EXIT_IO, "failed to set the challengePassword (%s)",
+			          gnutls_strerror(g));
+			goto out;
+		}
+	}
+	if ((g = gnutls_x509_crq_sign2(crq, key, GNUTLS_DIG_SHA256, 0)) < 0 ||
+	    (g = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &out)) < 0) {
+		rc = fail(BRSKI_EXIT_IO, "failed to sign the CSR (%s)", gnutls_strerror(g));
+		goto out;
+	}
+	brski_buf_reset(der);
+	if (brski_buf_put(der, out.data, out.size) != VOUCHER_OK) {
+		rc = fail(BRSKI_EXIT_IO, "CSR too large");
+		goto out;
+	}
+	step("csr", "new P-256 key, subject CN=%s serialNumber=%s%s%s%s%s", p->serial, p->serial,
+	     attrs->san_dns ? ", SAN " : "", attrs->san_dns ? attrs->san_dns : "",
+	     pop ? ", challengePassword = " : "", pop ? cb_name : "");
+out:
+	gnutls_free(out.data);
+	gnutls_x509_crq_deinit(crq);
+	return rc;
+}
+
+static int write_pem(const char *path, const char *label, const gnutls_datum_t *ders, size_t n,
+                     mode_t mode)
+{
+	FILE *f;
+	int fd, rc = BRSKI_EXIT_OK;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)) < 0 || fchmod(fd, mode) != 0 ||
+	    !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return fail(BRSKI_EXIT_IO, "failed to write %s (%s)", path, strerror(errno));
+	}
+	for (size_t i = 0; i < n; i++) {
+		gnutls_datum_t pem = {0};
+		if (gnutls_pem_base64_encode2(label, &ders[i], &pem) < 0 ||
+		    fwrite(pem.data, 1, pem.size, f) != pem.size)
+			rc = fail(BRSKI_EXIT_IO, "failed to write %s", path);
+		gnutls_free(pem.data);
+	}
+	if (fclose(f) != 0 && rc == BRSKI_EXIT_OK)
+		rc = fail(BRSKI_EXIT_IO, "failed to write %s (%s)", path, strerror(errno));
+	return rc;
+}
+
+/* The issued certificate must be for our key. */
+static bool same_key(const uint8_t *der, size_t len, gnutls_x509_privkey_t key)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d = {(unsigned char *)der, (unsigned)len};
+	uint8_t a[64], b[64];
+	size_t al = sizeof(a), bl = sizeof(b);
+	bool ok = false;
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0 &&
+	    gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, a, &al) >= 0 &&
+	    gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, b, &bl) >= 0)
+		ok = al == bl && memcmp(a, b, al) == 0;
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
+static void crt_names(const uint8_t *der, size_t len, char *subj, char *iss, size_t n)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d = {(unsigned char *)der, (unsigned)len}, s = {0}, i = {0};
+
+	snprintf(subj, n, "?");
+	snprintf(iss, n, "?");
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0) {
+		if (gnutls_x509_crt_get_dn3(crt, &s, 0) >= 0)
+			snprintf(subj, n, "%s", s.data);
+		if (gnutls_x509_crt_get_issuer_dn3(crt, &i, 0) >= 0)
+			snprintf(iss, n, "%s", i.data);
+	}
+	gnutls_free(s.data);
+	gnutls_free(i.data);
+	gnutls_x509_crt_deinit(crt);
+}
+
+/* cacerts, csrattrs, simpleenroll (waiting out 202s), the LDevID written
+ * under the pki directory, enrollstatus over TLS with the LDevID. */
+static int enroll(struct pledge *p, const struct est_server *x)
+{
+	struct conn c = {.fd = -1};
+	struct http_resp r;
+	struct brski_buf der, csr;
+	struct creg_csrattrs attrs = {0};
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_certificate_credentials_t ldev = NULL;
+	uint8_t *certs[MAX_CHAIN];
+	size_t lens[MAX_CHAIN], n = 0;
+	char path[600], text[400], err[300], crt_path[4200], key_path[4200];
+	char subj[300], iss[300];
+	bool pop;
+	unsigned tries = 0;
+	int rc, g;
+
+	resp_init(&r);
+	brski_buf_init(&der, MAX_BODY);
+	brski_buf_init(&csr, CREG_CSR_MAX);
+	if ((rc = est_connect(p, x, p->cred, &c)) != BRSKI_EXIT_OK)
+		goto out;
+	/* cacerts (RFC 8995 5.9.1: SHOULD), for the LDevID's chain. */
+	est_path(x, "cacerts", path, sizeof(path));
+	if ((rc = http(&c, "GET", path, NULL, "application/pkcs7-mime", NULL, 0, &r)) !=
+	    BRSKI_EXIT_OK)
+		goto out;
+	if (r.status != 200) {
+		printable(&r.body, text, sizeof(text));
+		rc = fail(PLEDGE_EXIT_REFUSED, "cacerts: %s answered %u: %s", x->url.origin,
+		          r.status, text);
+		goto out;
+	}
+	if ((rc = est_body(&c, "cacerts", &r, &der)) != BRSKI_EXIT_OK)
+		goto out;
+	if (creg_pkcs7_parse(der.data, der.len, certs, lens, MAX_CHAIN, &n, err, sizeof(err)) !=
+	    VOUCHER_OK) {
+		rc = fail(BRSKI_EXIT_BAD, "cacerts from %s: %s", x->url.origin, err);
+		goto out;
+	}
+	crt_names(certs[0], lens[0], subj, iss, sizeof(subj));
+	step("cacerts", "%zu certificate(s), first %s", n, subj);
+	for (size_t i = 0; i < n; i++)
+		free(certs[i]);
+	n = 0;
+	/* csrattrs (MUST). */
+	if (c.closed) {
+		conn_close(&c);
+		if ((rc = est_connect(p, x, p->cred, &c)) != BRSKI_EXIT_OK)
+			goto out;
+	}
+	resp_free(&r);
+	resp_init(&r);
+	brski_buf_reset(&der);
+	est_path(x, "csrattrs", path, sizeof(path));
+	if ((rc = http(&c, "GET", path, NULL, "application/csrattrs", NULL, 0, &r)) !=
+	    BRSKI_EXIT_OK)
+		goto out;
+	if (r.status == 200) {
+		if ((rc = est_body(&c, "csrattrs", &r, &der)) != BRSKI_EXIT_OK)
+			goto out;
+		if (creg_csrattrs_decode(der.data, der.len, &attrs, err, sizeof(err)) !=
+		    VOUCHER_OK) {
+			rc = fail(BRSKI_EXIT_BAD, "csrattrs from %s: %s", x->url.origin, err);
+			goto out;
+		}
+	} else if (r.status != 204 && r.status != 404) {
+		printable(&r.body, text, sizeof(text));
+		rc = fail(PLEDGE_EXIT_REFUSED, "csrattrs: %s answered %u: %s", x->url.origin,
+		          r.status, text);
+		goto out;
+	}
+	pop = attrs.pop || p->pop;
+	step("csrattrs", "%zu attribute(s)%s%s%s", attrs.n_oids, attrs.san_dns ? ", SAN " : "",
+	     attrs.san_dns ? attrs.san_dns : "",
+	     attrs.pop ? ", challengePassword (proof of possession)" : "");
+	if (gnutls_x509_privkey_init(&key) < 0 ||
+	    (g = gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+	                                      GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
+	                                      0)) < 0) {
+		rc = fail(BRSKI_EXIT_IO, "failed to generate a key");
+		goto out;
+	}
+	if ((rc = make_csr(p, &c, &attrs, pop, key, &csr)) != BRSKI_EXIT_OK)
+		goto out;
+	/* simpleenroll; a 202 is waited out (Retry-After, capped) and the same
+	 * CSR sent again (a new one only when the binding changed). */
+	est_path(x, "simpleenroll", path, sizeof(path));
+	for (;;) {
+		brski_buf_reset(&der);
+		if (c.closed) {
+			conn_close(&c);
+			if ((rc = est_connect(p, x, p->cred, &c)) != BRSKI_EXIT_OK)
+				goto out;
+			if (pop && (rc = make_csr(p, &c, &attrs, pop, key, &csr)) != BRSKI_EXIT_OK)
+				goto out;
+		}
+		if (creg_b64_encode_body(csr.data, csr.len, &der) != VOUCHER_OK) {
+			rc = fail(BRSKI_EXIT_IO, "out of memory");
+			goto out;
+		}
+		resp_free(&r);
+		resp_init(&r);
+		step("simpleenroll", "POST %s%s (application/pkcs10, base64)", x->url.origin, path);
+		if ((rc = http(&c, "POST", path, "application/pkcs10", CREG_EST_PKCS7_TYPE,
+		               der.data, der.len, &r)) != BRSKI_EXIT_OK)
+			goto out;
+		if (r.status != 202)
+			break;
+		if (++tries > p->tries) {
+			rc = fail(PLEDGE_EXIT_REFUSED, "simpleenroll: still 202 after %u tries",
+			          p->tries);
+			goto out;
+		}
+		long wait = r.retry_after < 0 ? WAIT_CAP : r.retry_after;
+		if (wait > WAIT_CAP)
+			wait = WAIT_CAP;
+		step("wait", "202 from %s: retry in %ld s", x->url.origin, wait);
+		sleep((unsigned)wait);
+	}
+	if (r.status != 200) {
+		printable(&r.body, text, sizeof(text));
+		rc = fail(PLEDGE_EXIT_REFUSED, "simpleenroll: %s answered %u: %s", x->url.origin,
+		          r.status, text);
+		goto out;
+	}
+	brski_buf_reset(&der);
+	if ((rc = est_body(&c, "simpleenroll", &r, &der)) != BRSKI_EXIT_OK)
+		goto out;
+	if (creg_pkcs7_parse(der.data, der.len, certs, lens, MAX_CHAIN, &n, err, sizeof(err)) !=
+	    VOUCHER_OK) {
+		rc = fail(BRSKI_EXIT_BAD, "simpleenroll from %s: %s", x->url.origin, err);
+		goto out;
+	}
+	/* RFC 7030 4.2.3: the issued certificate comes first. */
+	if (!same_key(certs[0], lens[0], key)) {
+		rc = fail(BRSKI_EXIT_BAD, "the first certificate from %s is not for our key",
+		          x->url.origin);
+		goto out;
+	}
+	{
+		gnutls_datum_t ds[MAX_CHAIN], kd = {0};
+		for (size_t i = 0; i < n; i++) {
+			ds[i].data = certs[i];
+			ds[i].size = (unsigned)lens[i];
+		}
+		snprintf(crt_path, sizeof(crt_path), "%s/pledges/%s.ldevid.crt", p->pki, p->serial);
+		snprintf(key_path, sizeof(key_path), "%s/pledges/%s.ldevid.key", p->pki, p->serial);
+		if (gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL, 0, &kd) < 0) {
+			rc = fail(BRSKI_EXIT_IO, "failed to export the key");
+			goto out;
+		}
+		rc = write_pem(key_path, "PRIVATE KEY", &kd, 1, 0600);
+		gnutls_memset(kd.data, 0, kd.size);
+		gnutls_free(kd.data);
+		if (rc != BRSKI_EXIT_OK ||
+		    (rc = write_pem(crt_path, "CERTIFICATE", ds, n, 0644)) != BRSKI_EXIT_OK)
+			goto out;
+	}
+	crt_names(certs[0], lens[0], subj, iss, sizeof(subj));
+	step("ldevid", "%s (key %s)", crt_path, key_path);
+	/* enrollstatus (RFC 8995 5.9.4) over TLS with the new certificate. */
+	conn_close(&c);
+	if ((g = gnutls_certificate_allocate_credentials(&ldev)) < 0 ||
+	    (g = gnutls_certificate_set_x509_key_file2(ldev, crt_path, key_path,
+	                                               GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
+		rc = fail(BRSKI_EXIT_IO, "failed to load the LDevID for TLS (%s)",
+		          gnutls_strerror(g));
+		goto out;
+	}
+	if ((rc = est_connect(p, x, ldev, &c)) != BRSKI_EXIT_OK)
+		goto out;
+	resp_free(&r);
+	resp_init(&r);
+	{
+		static const char ok[] = "{\"version\":1,\"status\":true}";
+		if ((rc = http(&c, "POST", "/.well-known/brski/enrollstatus", "application/json",
+		               NULL, (const uint8_t *)ok, sizeof(ok) - 1, &r)) != BRSKI_EXIT_OK)
+			goto out;
+	}
+	step("enrollstatus", "sent success to %s over TLS with the LDevID (answer %u)",
+	     x->url.origin, r.status);
+	if (r.status != 200) {
+		printable(&r.body, text, sizeof(text));
+		rc = fail(PLEDGE_EXIT_REFUSED, "enrollstatus: %s answered %u: %s", x->url.origin,
+		          r.status, text);
+		goto out;
+	}
+	step("enrolled", "subject %s, issuer %s", subj, iss);
+	rc = BRSKI_EXIT_OK;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(certs[i]);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	if (ldev)
+		gnutls_certificate_free_credentials(ldev);
+	creg_csrattrs_clear(&attrs);
+	brski_buf_free(&der);
+	brski_buf_free(&csr);
+	resp_free(&r);
+	conn_close(&c);
+	return rc;
+}
+
 /* ---- the flow ------------------------------------------------------------------ */
 
 #define MAX_VISITED 64
@@ -1004,47 +1421,44 @@ static int run(struct pledge *p)
 		goto out;
 	}
 	{
-		/* The EST server: est-domain, else the registrar we talked to. */
-		struct url est;
+		/* The EST server: est-domain, else the registrar we talked to
+		 * (RFC 8995 5.9: a registrar is its pledges' EST server). */
+		struct est_server x = {.pin = vi.pin, .pin_len = vi.pin_len};
 		struct conn e = {.fd = -1};
-		bool pin_ca = is_ca(vi.pin, vi.pin_len);
+		x.pin_ca = is_ca(vi.pin, vi.pin_len);
 		if (vi.est_domain) {
-			if (!url_parse(vi.est_domain, "/.well-known/est", &est)) {
+			if (!url_parse(vi.est_domain, EST_PATH, &x.url)) {
 				rc = fail(BRSKI_EXIT_BAD, "est-domain '%s' is not an https URL",
 				          vi.est_domain);
 				goto out;
 			}
-			if ((rc = conn_open(&e, &est, p->cred, p->timeout)) != BRSKI_EXIT_OK)
-				goto out;
 			/* RFC 7030 3.3.1 with the pin as the explicit anchor; a CA
 			 * pin also needs the name (cloud-20 4.2); an IP literal must
 			 * be in the certificate's SANs either way. */
-			if (!chain_pinned(e.peer, e.peer_len, e.n_peer, vi.pin, vi.pin_len,
-			                  (pin_ca || est.ip) ? est.host : NULL, est.ip, why,
-			                  sizeof(why))) {
+			if ((rc = est_connect(p, &x, p->cred, &e)) != BRSKI_EXIT_OK) {
 				step("est",
-				     "REJECTED: %s does not validate with pinned-domain-cert (%s)",
-				     est.origin, why);
-				conn_close(&e);
+				     "REJECTED: %s does not validate with pinned-domain-cert",
+				     x.url.origin);
 				send_status(p, &c, "voucher_status", false,
 				            "EST server does not match the pin");
-				rc = fail(BRSKI_EXIT_BAD, "EST server %s refused: %s", est.origin,
-				          why);
 				goto out;
 			}
-			step("est", "%s authenticated by pinned-domain-cert%s", est.origin,
-			     est.ip   ? " (IP address in its SAN)"
-			     : pin_ca ? " (DNS-ID checked)"
-			              : "");
+			step("est", "%s authenticated by pinned-domain-cert%s", x.url.origin,
+			     x.url.ip   ? " (IP address in its SAN)"
+			     : x.pin_ca ? " (DNS-ID checked)"
+			                : "");
 			conn_close(&e);
 		} else {
+			x.url = u;
+			snprintf(x.url.path, sizeof(x.url.path), "%s", EST_PATH);
 			step("est", "%s (the registrar, already validated by the pin)", u.origin);
 		}
+		conn_close(&c);
+		if ((rc = enroll(p, &x)) != BRSKI_EXIT_OK)
+			goto out;
 	}
-	step("enrollment", "not built yet");
-	printf("summary: voucher accepted for %s from %s; enrollment: not built yet (exit %d)\n",
-	       p->serial, u.origin, PLEDGE_EXIT_NOT_BUILT);
-	rc = PLEDGE_EXIT_NOT_BUILT;
+	printf("summary: voucher accepted for %s from %s; enrolled\n", p->serial, u.origin);
+	rc = BRSKI_EXIT_OK;
 out:
 	free(pvr);
 	free(vi.pin);
@@ -1070,7 +1484,12 @@ static void usage(FILE *out)
 	        "pki.json masa.ca_cert, serial, idevid-issuer, nonce, expiry, assertion),\n"
 	        "the provisional registrar then validated against pinned-domain-cert,\n"
 	        "voucher_status sent; then the EST server (est-domain) authenticated by the\n"
-	        "pin (IP literal: its IP SAN; CA pin: DNS-ID). One line per step on stdout.\n"
+	        "pin (IP literal: its IP SAN; CA pin: DNS-ID); EST enrollment there:\n"
+	        "cacerts, csrattrs, a CSR for a new P-256 key (SAN from the csrattrs\n"
+	        "template, channel binding in challengePassword when asked for or with\n"
+	        "--pop), simpleenroll waiting out 202s (Retry-After capped at 60 s), the\n"
+	        "LDevID written to DIR/pledges/SERIAL.ldevid.{crt,key}, enrollstatus over\n"
+	        "TLS with the LDevID. One line per step on stdout.\n"
 	        "\n"
 	        "options:\n"
 	        "  --pki DIR          the PKI made by `brski pki init` (required)\n"
@@ -1078,17 +1497,19 @@ static void usage(FILE *out)
 	        "  --cloud URL        the cloud registrar (default: pki.json cloud_registrar.url)\n"
 	        "  --registrar URL    skip the cloud: a local registrar found on the network\n"
 	        "  --voucher-only     stop after the voucher and voucher_status (no EST contact)\n"
+	        "  --pop              put the TLS channel binding in the CSR even unasked\n"
 	        "  --format F         cms (default), cose or jws voucher-requests\n"
 	        "  --max-hops N       redirects followed at most (default %d)\n"
-	        "  --tries N          202 answers waited out per registrar (default %d)\n"
+	        "  --tries N          202 answers waited out per registrar or EST server\n"
+	        "                     (default %d)\n"
 	        "  --timeout S        network timeout per step in seconds (default 30)\n"
 	        "  --help             show this help\n"
 	        "\n"
-	        "exit status: 0 voucher accepted (with --voucher-only), 1 something failed\n"
-	        "validation (voucher, pin, a 307 from an owner registrar, a loop, too many\n"
-	        "hops), 2 usage error, 3 I/O or network error, 4 a registrar refused (its\n"
-	        "status and text are printed), 5 voucher accepted and EST server checked,\n"
-	        "but enrollment is not built yet.\n",
+	        "exit status: 0 enrolled (or voucher accepted, with --voucher-only), 1\n"
+	        "something failed validation (voucher, pin, a 307 from an owner registrar, a\n"
+	        "loop, too many hops, a certificate not for our key), 2 usage error, 3 I/O\n"
+	        "or network error, 4 a registrar or EST server refused (its status and text\n"
+	        "are printed).\n",
 	        HOPS_DEFAULT, TRIES_DEFAULT);
 }
 
@@ -1100,6 +1521,7 @@ int brski_cmd_pledge(int argc, char **argv)
 	        {"cloud", required_argument, NULL, 'c'},
 	        {"registrar", required_argument, NULL, 'r'},
 	        {"voucher-only", no_argument, NULL, 'v'},
+	        {"pop", no_argument, NULL, 'P'},
 	        {"format", required_argument, NULL, 'f'},
 	        {"max-hops", required_argument, NULL, 'm'},
 	        {"tries", required_argument, NULL, 't'},
@@ -1134,6 +1556,9 @@ int brski_cmd_pledge(int argc, char **argv)
 			break;
 		case 'v':
 			p.voucher_only = true;
+			break;
+		case 'P':
+			p.pop = true;
 			break;
 		case 'f':
 			p.env = strcmp(optarg, "cms") == 0    ? VOUCHER_ENV_CMS
