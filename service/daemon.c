@@ -242,9 +242,13 @@ static voucher_err start_listeners(struct svc_daemon *d, struct svc_creds *creds
 		if (strcmp(name, "brski") == 0) {
 			o.routes = def->brski_routes;
 			o.n_routes = def->n_brski_routes;
+			o.verifier = def->brski_verifier;
+			o.verifier_ctx = d->app;
 		} else if (strcmp(name, "est") == 0) {
 			o.routes = def->est_routes;
 			o.n_routes = def->n_est_routes;
+			o.verifier = def->est_verifier;
+			o.verifier_ctx = d->app;
 		} else {
 			size_t nb = sizeof(builtin_admin_routes) / sizeof(builtin_admin_routes[0]);
 			if (nb + def->n_admin_routes >

@@ -47,6 +47,13 @@ struct svc_daemon_def {
 	const struct svc_route *admin_routes; /* besides /healthz and /metrics */
 	size_t n_admin_routes;
 	const struct svc_trust_src *trust; /* terminated by a NULL listener; may be NULL */
+	/* Extra client-certificate verifiers of the brski and est listeners,
+	 * called with the application context (see svc_peer_verifier); for
+	 * chains the configured anchors do not validate, e.g. against CAs in
+	 * the store. May be NULL. svc_http_set_verifier and
+	 * svc_http_set_trust (svc_daemon_listener) change them at run time. */
+	svc_peer_verifier brski_verifier;
+	svc_peer_verifier est_verifier;
 	/* After the store is open and before the listeners start; *app is
 	 * handed to handlers as svc_req.app. May be NULL. */
 	voucher_err (*init)(struct svc_daemon *d, void **app, char *err, size_t errlen);

@@ -40,7 +40,7 @@ struct svc_http {
 	svc_peer_verifier verifier;
 	void *verifier_ctx;
 
-	pthread_mutex_t lock; /* guards creds and trust (the pointers, not the objects) */
+	pthread_mutex_t lock; /* guards creds, trust and the verifier (the pointers) */
 	struct svc_creds *creds;
 	struct svc_trust *trust;
 
@@ -134,16 +134,6 @@ static struct svc_creds *current_creds(struct svc_http *h)
 	c = svc_creds_ref(h->creds);
 	pthread_mutex_unlock(&h->lock);
 	return c;
-}
-
-static struct svc_trust *current_trust(struct svc_http *h)
-{
-	struct svc_trust *t;
-
-	pthread_mutex_lock(&h->lock);
-	t = svc_trust_ref(h->trust);
-	pthread_mutex_unlock(&h->lock);
-	return t;
 }
 
 /* GnuTLS asks for the server certificate during each handshake. */
@@ -280,14 +270,21 @@ static void peer_collect(struct svc_http *h, struct MHD_Connection *conn, struct
 		         "chain of %u certificates (at most %d)", n, BRSKI_MAX_CERT_CHAIN);
 		return;
 	}
-	struct svc_trust *t = current_trust(h);
+	struct svc_trust *t;
+	svc_peer_verifier verifier;
+	void *verifier_ctx;
+	pthread_mutex_lock(&h->lock);
+	t = svc_trust_ref(h->trust);
+	verifier = h->verifier;
+	verifier_ctx = h->verifier_ctx;
+	pthread_mutex_unlock(&h->lock);
 	voucher_err r = svc_trust_verify(t, st->chain, st->chain_len, st->peer_reason,
 	                                 sizeof(st->peer_reason));
 	svc_trust_unref(t);
-	if (r != VOUCHER_OK && h->verifier) {
+	if (r != VOUCHER_OK && verifier) {
 		char reason2[256] = "";
-		if (h->verifier(h->verifier_ctx, st->chain, st->chain_len, reason2,
-		                sizeof(reason2)) == VOUCHER_OK)
+		if (verifier(verifier_ctx, st->chain, st->chain_len, reason2, sizeof(reason2)) ==
+		    VOUCHER_OK)
 			r = VOUCHER_OK;
 		else if (reason2[0])
 			snprintf(st->peer_reason, sizeof(st->peer_reason), "%s", reason2);
@@ -653,6 +650,14 @@ void svc_http_set_trust(struct svc_http *h, struct svc_trust *trust)
 	h->trust = trust;
 	pthread_mutex_unlock(&h->lock);
 	svc_trust_unref(old);
+}
+
+void svc_http_set_verifier(struct svc_http *h, svc_peer_verifier verifier, void *ctx)
+{
+	pthread_mutex_lock(&h->lock);
+	h->verifier = verifier;
+	h->verifier_ctx = ctx;
+	pthread_mutex_unlock(&h->lock);
 }
 
 void svc_http_quiesce(struct svc_http *h)

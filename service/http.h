@@ -76,6 +76,9 @@ const char *svc_http_name(const struct svc_http *h);
  * old objects are freed by their last user. Thread-safe. */
 void svc_http_set_creds(struct svc_http *h, struct svc_creds *creds);
 void svc_http_set_trust(struct svc_http *h, struct svc_trust *trust);
+/* Replace the extra verifier (NULL: none). Requests that already started
+ * use the one they read. Thread-safe. */
+void svc_http_set_verifier(struct svc_http *h, svc_peer_verifier verifier, void *ctx);
 /* Stop accepting connections (drain); requests in progress go on and
  * responses ask clients to close. */
 void svc_http_quiesce(struct svc_http *h);

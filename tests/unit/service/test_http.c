@@ -450,6 +450,12 @@ static void test_client_cert_require(void **state)
 		expect_status(&call, 401, NULL);
 		call.path = "/info";
 	}
+	/* A verifier swapped out at run time no longer accepts cli2. */
+	call.cert = &cli2;
+	svc_http_set_verifier(lst_require, NULL, NULL);
+	expect_status(&call, 403, "no trust anchors");
+	svc_http_set_verifier(lst_require, verify_cli2, NULL);
+	expect_status(&call, 200, "peer=1 ");
 	/* Anchors swapped in at run time apply to the next request. */
 	svc_http_set_trust(lst_require, trust1);
 	call.cert = &cli1;
