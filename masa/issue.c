@@ -205,9 +205,28 @@ voucher_err masa_accept(const char *accept, enum voucher_envelope want, enum vou
 			p++;
 		}
 		type[n] = '\0';
-		while (*p && *p != ',') /* parameters (q=...) do not change the choice */
+		/* Parameters: a weight of zero (RFC 9110 12.4.2) excludes the
+		 * type; other weights do not change the choice, which follows
+		 * what the pledge processes. */
+		bool refused = false;
+		while (*p && *p != ',') {
+			if (*p == ';') {
+				const char *q = p + 1;
+				while (*q == ' ' || *q == '\t')
+					q++;
+				if ((q[0] == 'q' || q[0] == 'Q') && q[1] == '=' && q[2] == '0') {
+					const char *z = q + 3;
+					if (*z == '.')
+						z++;
+					while (*z == '0')
+						z++;
+					refused = !*z || *z == ',' || *z == ';' || *z == ' ' ||
+					          *z == '\t';
+				}
+			}
 			p++;
-		if (n == 0)
+		}
+		if (n == 0 || refused)
 			continue;
 		if (strcmp(type, "*/*") == 0 || brski_str_caseeq(type, "application/*")) {
 			wildcard = true;

@@ -163,6 +163,11 @@ for fmt in cose jws; do
 		"$pki/masa-ca.crt" >"$TEST_TMP/v.$fmt" || fail "vouchersig.py refused the $fmt voucher"
 done
 grep -q 'pledge-0001' "$TEST_TMP/v.jws" || fail "JWS voucher payload lacks the serial"
+# a registrar may wrap the pledge's CMS request in JWS: the voucher is CMS
+rvr "$R/mixed.jws" jws pledge-0001 "$N" "$P/pledge-0001.crt" "$R/pvr.cms"
+code=$(masa_post requestvoucher "$(ctype jws)" "$R/mixed.jws")
+expect 200 "a CMS pledge request inside a JWS registrar request"
+grep -qi "^content-type: $(ctype cms)" "$TEST_TMP/resp.h" || fail "mixed: the voucher is not in the pledge's format"
 # Accept asks for what the pledge processes; a cms pledge gets no COSE
 refused "Accept for another format" 406 accept requestvoucher "$(ctype cms)" "$R/rvr.cms" "$(ctype cose)"
 code=$(masa_post requestvoucher "$(ctype cms)" "$R/rvr.cms" "text/plain, $(ctype cms);q=0.9")

@@ -39,6 +39,15 @@ static void test_accept(void **state)
 	        {"application/json, text/plain", VOUCHER_ENV_NONE, VOUCHER_E_CONTENT_TYPE,
 	         VOUCHER_ENV_NONE},
 	        {" , ,", VOUCHER_ENV_NONE, VOUCHER_E_CONTENT_TYPE, VOUCHER_ENV_NONE},
+	        /* q=0 excludes a type (RFC 9110 12.4.2); other weights do not */
+	        {"application/voucher-cms+json;q=0", VOUCHER_ENV_CMS, VOUCHER_E_CONTENT_TYPE,
+	         VOUCHER_ENV_NONE},
+	        {"application/voucher-cms+json; q=0.000, application/voucher+cose", VOUCHER_ENV_CMS,
+	         VOUCHER_E_NOT_ACCEPTABLE, VOUCHER_ENV_NONE},
+	        {"*/*;q=0.0, application/voucher-jws+json;q=0.01", VOUCHER_ENV_JWS, VOUCHER_OK,
+	         VOUCHER_ENV_JWS},
+	        {"application/voucher-cms+json;q=0.5", VOUCHER_ENV_CMS, VOUCHER_OK,
+	         VOUCHER_ENV_CMS},
 	        /* the pre-check: anything known will do */
 	        {"application/voucher-jws+json", VOUCHER_ENV_NONE, VOUCHER_OK, VOUCHER_ENV_JWS},
 	};
