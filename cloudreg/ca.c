@@ -12,6 +12,7 @@
  * here when it is linked in. */
 static const struct creg_ca_ops *const backends[] = {
         &creg_ca_local_ops,
+        &creg_ca_acme_ops,
 };
 
 void creg_ca_result_init(struct creg_ca_result *r)

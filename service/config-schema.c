@@ -193,6 +193,14 @@ static const struct svc_cfg_item acme_items[] = {
          {"", "challenge", "dns-01"},
          NULL},
         {"contact", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, check_mailto},
+        /* cloudreg/ca-acme.c: external account binding, time limits */
+        {"eab_kid", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, NULL},
+        {"eab_hmac_key", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE, {"", "eab_kid", NULL},
+         NULL},
+        {"timeout", SVC_CFG_INT, 1, 300, "30", NULL, 0, NONE, NULL},
+        {"hook_timeout", SVC_CFG_INT, 1, 600, "60", NULL, 0, NONE, NULL},
+        {"issue_wait", SVC_CFG_INT, 0, 300, "10", NULL, 0, NONE, NULL},
+        {"poll_interval", SVC_CFG_INT, 1, 3600, "2", NULL, 0, NONE, NULL},
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 
