@@ -383,6 +383,14 @@ voucher_err creg_enroll_request(struct creg_enroll *e, const uint8_t *csr, size_
 			}
 		}
 	}
+	/* first_wait_ms = 0: a new job's first answer is always 202, even
+	 * when a worker was quicker than this request. */
+	if (created && !e->opts.first_wait_ms) {
+		a->status = 202;
+		a->retry_after = e->opts.retry_after;
+		r = VOUCHER_OK;
+		goto out;
+	}
 	switch (job.state) {
 	case STORE_JOB_DONE:
 		if ((r = from_cache(e, sha256, serial, a, &hit)) != VOUCHER_OK || hit)
