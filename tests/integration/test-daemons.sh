@@ -9,6 +9,20 @@ pki=$TEST_TMP/pki
 "$BRSKI" pki init "$pki" >"$TEST_TMP/pki.out" 2>&1 || { cat "$TEST_TMP/pki.out"; fail "brski pki init"; }
 DAEMON_CACERT=$pki/tls-ca.crt
 
+# ---- command line -----------------------------------------------------------
+for prog in "$MASAD" "$CLOUDREGD"; do
+	name=${prog##*/}
+	"$prog" --version | grep -q "^$name (brski-cloud) " || fail "$name --version"
+	"$prog" --help | grep -q -- '--check-config' || fail "$name --help"
+	"$prog" --no-such-option 2>/dev/null
+	rc=$?
+	[ "$rc" -eq 2 ] || fail "$name with an unknown option exited $rc, not 2"
+	"$prog" -c "$TEST_TMP/missing.conf" --check-config 2>"$TEST_TMP/missing.err"
+	rc=$?
+	[ "$rc" -eq 2 ] || fail "$name on a missing file exited $rc, not 2"
+	grep -q 'missing.conf: cannot open' "$TEST_TMP/missing.err" || fail "$name: missing file not named"
+done
+
 # ---- --check-config ------------------------------------------------------
 "$MASAD" -c "$pki/masad.conf" --check-config || fail "masad --check-config on masad.conf"
 for c in cloudregd-cloud cloudregd-owner; do
