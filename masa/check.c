@@ -287,6 +287,25 @@ out:
 	return r;
 }
 
+/* A configured cloud registrar is trusted by its exact certificate, which
+ * must still be within its validity. */
+static voucher_err cert_current(const uint8_t *der, size_t len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t d = {(unsigned char *)der, (unsigned)len};
+	time_t now = time(NULL);
+	voucher_err r = VOUCHER_E_CERT;
+
+	if (gnutls_x509_crt_init(&crt) == 0 &&
+	    gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) == 0)
+		r = gnutls_x509_crt_get_activation_time(crt) <= now &&
+		                    now <= gnutls_x509_crt_get_expiration_time(crt)
+		            ? VOUCHER_OK
+		            : VOUCHER_E_EXPIRED;
+	gnutls_x509_crt_deinit(crt);
+	return r;
+}
+
 /* Deny list and CRLs of the owner, against every certificate the
  * registrar presented. */
 static voucher_err check_revocation(struct store *s, const struct masa_rvr *r, struct masa_fail *f)
@@ -403,7 +422,7 @@ static voucher_err check_ownership(struct store *s, unsigned flags, struct masa_
 		if (e != VOUCHER_OK)
 			return masa_fail_set(f, e, "store", "%s", err);
 		if (r->via_cloud)
-			why = VOUCHER_OK;
+			why = cert_current(r->verified->chain[0], r->verified->chain_der_len[0]);
 		else if ((e = owner_validates(&r->owner, r->verified, &why)) != VOUCHER_OK)
 			return masa_fail_set(f, VOUCHER_E_CONFIG, "ownership",
 			                     "the domain CA of owner '%.64s' is unusable (%s)",
