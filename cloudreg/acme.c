@@ -1163,18 +1163,21 @@ voucher_err acme_get_order(struct acme_client *c, const char *url, struct acme_o
 {
 	struct resp r;
 	json_t *j = NULL;
+	char u[ACME_MAX_URL];
 	voucher_err e;
 
-	memset(o, 0, sizeof(*o));
-	if (!url_copy(o->url, url))
+	/* url may be o->url itself (re-reading an order in place). */
+	if (!url_copy(u, url))
 		return VOUCHER_EINVAL;
+	memset(o, 0, sizeof(*o));
+	memcpy(o->url, u, sizeof(o->url));
 	pthread_mutex_lock(&c->lock);
 	resp_init(&r, c);
-	if ((e = post(c, url, NULL, false, NULL, "failed to read the ACME order", &r, NULL, err,
+	if ((e = post(c, o->url, NULL, false, NULL, "failed to read the ACME order", &r, NULL, err,
 	              errlen)) != VOUCHER_OK)
 		goto out;
 	if (!(j = parse_object(&r))) {
-		errf(err, errlen, "the ACME order %s is not a JSON object", url);
+		errf(err, errlen, "the ACME order %s is not a JSON object", o->url);
 		e = VOUCHER_E_MALFORMED;
 		goto out;
 	}

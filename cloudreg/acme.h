@@ -43,7 +43,7 @@
 #define ACME_MAX_CHALL     8  /* challenges of one authorization */
 #define ACME_NONCE_POOL    8
 #define ACME_NONCE_MAX     128 /* bytes of one Replay-Nonce */
-#define ACME_NONCE_RETRIES 5
+#define ACME_NONCE_RETRIES 10
 #define ACME_SHORT_WAIT    5 /* seconds: rateLimited waits we sit out */
 #define ACME_MAX_IDENT     8 /* identifiers of one order */
 

@@ -560,6 +560,30 @@ static void cleanup(struct job *j, const char *url, const struct acme_authz *a)
 	json_object_del(j->deployed, url);
 }
 
+/* Remove every record still published for the job: once the order has
+ * left "pending" its authorizations are decided, and an order may become
+ * ready without our ever seeing an authorization valid. */
+static void cleanup_all(struct job *j)
+{
+	const char *url;
+	json_t *v, *keys = json_array();
+	char msg[800];
+
+	if (!keys)
+		return;
+	json_object_foreach(j->deployed, url, v) json_array_append_new(keys, json_string(url));
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		struct acme_authz a;
+		const char *u = json_string_value(json_array_get(keys, i));
+		if (acme_get_authz(j->b->c, u, &a, msg, sizeof(msg)) == VOUCHER_OK)
+			cleanup(j, u, &a);
+		else
+			log_warn("acme: job %lld: cannot read %s to remove its dns-01 record (%s)",
+			         (long long)j->req->job_id, u, msg);
+	}
+	json_decref(keys);
+}
+
 /* The first problem an invalid authorization's challenges carry. */
 static void authz_problem(const struct acme_authz *a, char *out, size_t outlen)
 {
@@ -871,6 +895,10 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 		unsigned ra = o.retry_after;
 		bool wait = false;
 
+		if (o.status != ACME_S_PENDING && json_object_size(j.deployed) > 0) {
+			cleanup_all(&j);
+			save_order(&j, &o, false);
+		}
 		switch (o.status) {
 		case ACME_S_VALID:
 			if (!o.certificate[0]) {
@@ -930,14 +958,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 				acme_problem_format(&o.error, p, sizeof(p));
 			set_failed(res, "the ACME order %s is %s%s%s", o.url,
 			           acme_status_name(o.status), p[0] ? ": " : "", p);
-			/* Remove what we published for it. */
-			for (size_t i = 0; i < o.n_authz; i++) {
-				struct acme_authz a;
-				if (is_deployed(&j, o.authz[i]) &&
-				    acme_get_authz(b->c, o.authz[i], &a, msg, sizeof(msg)) ==
-				            VOUCHER_OK)
-					cleanup(&j, o.authz[i], &a);
-			}
+			cleanup_all(&j);
 			save_order(&j, &o, false);
 			goto done;
 		}
