@@ -15,9 +15,9 @@
  * does not validate is never printed.
  *
  * Schemas: the YANG directory is $BRSKI_YANG_DIR when set (ignored in
- * set-uid programs), else the compiled-in $(datadir)/brski-cloud/yang. One libyang context per schema
- * set (rfc8366bis; legacy) is created once, on first use or by
- * voucher_lib_init(), and is read-only afterwards.
+ * set-uid programs), else the compiled-in $(datadir)/brski-cloud/yang. One libyang context per
+ * schema set (rfc8366bis; legacy) is created once, on first use or by voucher_lib_init(), and is
+ * read-only afterwards.
  *
  * Thread-safety: all functions may be called from several threads at once,
  * provided each struct voucher_artifact is either used by one thread or
