@@ -252,7 +252,7 @@ static void test_auth_missing(void **state)
 	struct call c;
 
 	serve(f, &c, "GET", "/admin/v1/tokens", NULL, NULL, NULL, NULL, 0);
-	check_problem(&c, 401, "unauthenticated", "bearer token is required", NULL);
+	check_problem(&c, 401, "unauthenticated", "bearer token is required", (const char *)NULL);
 	assert_string_equal(resp_header(&c, "WWW-Authenticate"), "Bearer realm=\"brski-admin\"");
 	call_free(&c);
 }
@@ -271,14 +271,14 @@ static void test_auth_bad(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		serve(f, &c, "GET", "/admin/v1/whoami", NULL, bad[i], NULL, NULL, 0);
-		check_problem(&c, 401, "unauthenticated", NULL);
+		check_problem(&c, 401, "unauthenticated", (const char *)NULL);
 		assert_non_null(strstr(resp_header(&c, "WWW-Authenticate"), "invalid_token"));
 		call_free(&c);
 	}
 	memset(longtok, 'a', sizeof(longtok) - 1);
 	longtok[sizeof(longtok) - 1] = '\0';
 	serve(f, &c, "GET", "/admin/v1/whoami", NULL, longtok, NULL, NULL, 0);
-	check_problem(&c, 401, "unauthenticated", "malformed", NULL);
+	check_problem(&c, 401, "unauthenticated", "malformed", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -293,7 +293,7 @@ static void test_auth_scheme(void **state)
 	svc_resp_init(&c.resp);
 	svc_admin_serve(svc_admin_table, svc_admin_table_len, f->s, &req, &c.resp);
 	c.json = json_loadb((const char *)c.resp.body.data, c.resp.body.len, 0, NULL);
-	check_problem(&c, 401, "unauthenticated", "Bearer", NULL);
+	check_problem(&c, 401, "unauthenticated", "Bearer", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -326,17 +326,17 @@ static void test_auth_revoked(void **state)
 	assert_true(json_integer_value(json_object_get(c.json, "revoked")) > 0);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/whoami", NULL, tok, NULL, NULL, 0);
-	check_problem(&c, 401, "unauthenticated", "revoked", NULL);
+	check_problem(&c, 401, "unauthenticated", "revoked", (const char *)NULL);
 	call_free(&c);
 	/* revoking twice is a conflict, an unknown id is 404 */
 	serve(f, &c, "DELETE", path, NULL, f->admin, NULL, NULL, 0);
-	check_problem(&c, 409, "conflict", "already revoked", NULL);
+	check_problem(&c, 409, "conflict", "already revoked", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "DELETE", "/admin/v1/tokens/999999", NULL, f->admin, NULL, NULL, 0);
-	check_problem(&c, 404, "not-found", "999999", NULL);
+	check_problem(&c, 404, "not-found", "999999", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "DELETE", "/admin/v1/tokens/x1", NULL, f->admin, NULL, NULL, 0);
-	check_problem(&c, 404, "not-found", "x1", NULL);
+	check_problem(&c, 404, "not-found", "x1", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -351,14 +351,14 @@ static void test_scope(void **state)
 	/* a read token on a write (and admin) route */
 	serve(f, &c, "POST", "/admin/v1/tokens", NULL, rtok, NULL,
 	      "{\"name\":\"x\",\"scope\":\"read\"}", 0);
-	check_problem(&c, 403, "forbidden", "scope 'admin'", "'read'", NULL);
+	check_problem(&c, 403, "forbidden", "scope 'admin'", "'read'", (const char *)NULL);
 	assert_non_null(strstr(resp_header(&c, "WWW-Authenticate"), "insufficient_scope"));
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/tokens", NULL, wtok, NULL, NULL, 0);
-	check_problem(&c, 403, "forbidden", "'write'", NULL);
+	check_problem(&c, 403, "forbidden", "'write'", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/audit", NULL, rtok, NULL, NULL, 0);
-	check_problem(&c, 403, "forbidden", NULL);
+	check_problem(&c, 403, "forbidden", (const char *)NULL);
 	call_free(&c);
 	assert_int_equal(serve(f, &c, "GET", "/admin/v1/whoami", NULL, rtok, NULL, NULL, 0), 200);
 	call_free(&c);
@@ -379,12 +379,12 @@ static void test_owner_scoped(void **state)
 	/* admin scope, but limited to an owner: not for routes that are not
 	 * owner-aware */
 	serve(f, &c, "GET", "/admin/v1/tokens", NULL, otok, NULL, NULL, 0);
-	check_problem(&c, 403, "forbidden", "limited to owner 'acme'", NULL);
+	check_problem(&c, 403, "forbidden", "limited to owner 'acme'", (const char *)NULL);
 	call_free(&c);
 	/* an owner that does not exist */
 	serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin, NULL,
 	      "{\"name\":\"x\",\"scope\":\"read\",\"owner\":\"nobody\"}", 0);
-	check_problem(&c, 400, "invalid", "'nobody'", NULL);
+	check_problem(&c, 400, "invalid", "'nobody'", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -421,7 +421,8 @@ static void test_json_problems(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin, NULL, cases[i].body, 0);
-		check_problem(&c, cases[i].status, cases[i].code, cases[i].detail, NULL);
+		check_problem(&c, cases[i].status, cases[i].code, cases[i].detail,
+		              (const char *)NULL);
 		call_free(&c);
 	}
 }
@@ -438,7 +439,7 @@ static void test_json_size_and_type(void **state)
 	memcpy(body, "{\"name\":\"a\",\"scope\":\"read\"}", 27);
 	body[big] = '\0';
 	serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin, NULL, body, big);
-	check_problem(&c, 413, "too-large", "limit of 65536 bytes", NULL);
+	check_problem(&c, 413, "too-large", "limit of 65536 bytes", (const char *)NULL);
 	call_free(&c);
 	free(body);
 	/* a string member over its own bound */
@@ -448,15 +449,15 @@ static void test_json_size_and_type(void **state)
 	name[200] = '\0';
 	snprintf(json, sizeof(json), "{\"name\":\"%s\",\"scope\":\"read\"}", name);
 	serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin, NULL, json, 0);
-	check_problem(&c, 413, "too-large", "'name'", NULL);
+	check_problem(&c, 413, "too-large", "'name'", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin, "text/plain",
 	      "{\"name\":\"a\",\"scope\":\"read\"}", 0);
-	check_problem(&c, 415, "unsupported-media-type", "application/json", NULL);
+	check_problem(&c, 415, "unsupported-media-type", "application/json", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin, "application/json-seq",
 	      "{\"name\":\"a\",\"scope\":\"read\"}", 0);
-	check_problem(&c, 415, "unsupported-media-type", NULL);
+	check_problem(&c, 415, "unsupported-media-type", (const char *)NULL);
 	call_free(&c);
 	assert_int_equal(serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin,
 	                       "Application/JSON; charset=utf-8",
@@ -465,7 +466,7 @@ static void test_json_size_and_type(void **state)
 	call_free(&c);
 	/* a body where none is taken */
 	serve(f, &c, "DELETE", "/admin/v1/tokens/1", NULL, f->admin, NULL, "{}", 0);
-	check_problem(&c, 415, "unsupported-media-type", "no request body", NULL);
+	check_problem(&c, 415, "unsupported-media-type", "no request body", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -477,16 +478,16 @@ static void test_routing(void **state)
 	struct call c;
 
 	serve(f, &c, "GET", "/admin/v1/nothing", NULL, f->admin, NULL, NULL, 0);
-	check_problem(&c, 404, "not-found", "/admin/v1/nothing", NULL);
+	check_problem(&c, 404, "not-found", "/admin/v1/nothing", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v2/tokens", NULL, f->admin, NULL, NULL, 0);
-	check_problem(&c, 404, "not-found", NULL);
+	check_problem(&c, 404, "not-found", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/tokens/1/more", NULL, f->admin, NULL, NULL, 0);
-	check_problem(&c, 404, "not-found", NULL);
+	check_problem(&c, 404, "not-found", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "PUT", "/admin/v1/tokens", NULL, f->admin, NULL, "{}", 0);
-	check_problem(&c, 405, "method-not-allowed", NULL);
+	check_problem(&c, 405, "method-not-allowed", (const char *)NULL);
 	assert_string_equal(resp_header(&c, "Allow"), "GET, POST");
 	call_free(&c);
 	assert_int_equal(serve(f, &c, "OPTIONS", "/admin/v1/tokens/5", NULL, NULL, NULL, NULL, 0),
@@ -496,17 +497,18 @@ static void test_routing(void **state)
 	/* request bytes quoted in a detail stay valid JSON */
 	serve(f, &c, "GET", "/admin/v1/caf\xc3\xa9/\xff\xfe\x01/\xed\xa0\x80", NULL, f->admin, NULL,
 	      NULL, 0);
-	check_problem(&c, 404, "not-found", "/admin/v1/caf\xc3\xa9/?\?\?/?\?\?", NULL);
+	check_problem(&c, 404, "not-found", "/admin/v1/caf\xc3\xa9/?\?\?/?\?\?",
+	              (const char *)NULL);
 	call_free(&c);
 	/* HEAD is served by the GET route */
 	assert_int_equal(serve(f, &c, "HEAD", "/admin/v1/whoami", NULL, f->admin, NULL, NULL, 0),
 	                 200);
 	call_free(&c);
 	serve(f, &c, "HEAD", "/admin/v1/tokens/1/more", NULL, f->admin, NULL, NULL, 0);
-	check_problem(&c, 404, "not-found", NULL);
+	check_problem(&c, 404, "not-found", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/tokens", "colour=red", f->admin, NULL, NULL, 0);
-	check_problem(&c, 400, "invalid", "'colour'", NULL);
+	check_problem(&c, 400, "invalid", "'colour'", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -574,19 +576,19 @@ static void test_pagination_bad(void **state)
 	struct call c;
 
 	serve(f, &c, "GET", "/admin/v1/tokens", "limit=0", f->admin, NULL, NULL, 0);
-	check_problem(&c, 400, "invalid", "limit", NULL);
+	check_problem(&c, 400, "invalid", "limit", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/tokens", "limit=1001", f->admin, NULL, NULL, 0);
-	check_problem(&c, 400, "invalid", "limit", NULL);
+	check_problem(&c, 400, "invalid", "limit", (const char *)NULL);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/tokens", "cursor=@@@", f->admin, NULL, NULL, 0);
-	check_problem(&c, 400, "invalid", "cursor", NULL);
+	check_problem(&c, 400, "invalid", "cursor", (const char *)NULL);
 	call_free(&c);
 	/* a cursor of another list */
 	svc_admin_cursor("audit", 3, cur, sizeof(cur));
 	snprintf(q, sizeof(q), "cursor=%s", cur);
 	serve(f, &c, "GET", "/admin/v1/tokens", q, f->admin, NULL, NULL, 0);
-	check_problem(&c, 400, "invalid", "cursor", NULL);
+	check_problem(&c, 400, "invalid", "cursor", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -637,7 +639,7 @@ static void test_audit_rows(void **state)
 	assert_int_equal(json_array_size(json_object_get(c.json, "items")), 0);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/audit", "since=abc", f->admin, NULL, NULL, 0);
-	check_problem(&c, 400, "invalid", "since", NULL);
+	check_problem(&c, 400, "invalid", "since", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -711,7 +713,7 @@ static void test_audit_export(void **state)
 	assert_int_equal(lines, 3);
 	call_free(&c);
 	serve(f, &c, "GET", "/admin/v1/audit/export", "format=xml", f->admin, NULL, NULL, 0);
-	check_problem(&c, 400, "invalid", "format", NULL);
+	check_problem(&c, 400, "invalid", "format", (const char *)NULL);
 	call_free(&c);
 }
 
@@ -729,7 +731,7 @@ static void test_audit_same_transaction(void **state)
 	exec_sql(f, "ALTER TABLE admin_audit RENAME TO admin_audit_away");
 	serve(f, &c, "POST", "/admin/v1/tokens", NULL, f->admin, NULL,
 	      "{\"name\":\"lost\",\"scope\":\"read\"}", 0);
-	check_problem(&c, 503, "store", "audit", NULL);
+	check_problem(&c, 503, "store", "audit", (const char *)NULL);
 	call_free(&c);
 	exec_sql(f, "ALTER TABLE admin_audit_away RENAME TO admin_audit");
 	assert_int_equal(store_token_list(f->s, &page, &v, &n, err, sizeof(err)), VOUCHER_OK);
@@ -790,7 +792,7 @@ static void test_bootstrap(void **state)
 	call_free(&c);
 	assert_int_equal(svc_admin_bootstrap(f->s, file, err, sizeof(err)), VOUCHER_OK);
 	serve(f, &c, "GET", "/admin/v1/whoami", NULL, f->admin, NULL, NULL, 0);
-	check_problem(&c, 401, "unauthenticated", NULL);
+	check_problem(&c, 401, "unauthenticated", (const char *)NULL);
 	call_free(&c);
 	/* files that hold no token */
 	fp = fopen(file, "w");
