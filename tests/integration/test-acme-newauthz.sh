@@ -1,0 +1,111 @@
+#!/bin/sh
+# Pre-authorization of the parent domain (RFC 8555 7.4.1 newAuthz, RFC 9444
+# subdomain issuance), the one ACME path Pebble does not offer, against the
+# small scripted responder tests/lib/acme-newauthz-responder.py (it verifies
+# every JWS with jwcrypto and checks dns-01 in a private BIND 9), with real
+# dns-01 through conf/dns01-nsupdate.sh and an EST client (curl + openssl)
+# enrolling two pledges through the owner registrar:
+#   - the parent domain (the owner's subdomain) is authorized once, with
+#     one dns-01 challenge, and its record is removed afterwards;
+#   - both orders are ready at once (no challenge per pledge name);
+#   - the certificate comes as PKCS#7 because we ask for it (no PEM
+#     conversion), and verifies against the responder's CA.
+. "$top_srcdir/tests/lib/daemon.sh"
+. "$top_srcdir/tests/lib/bind.sh"
+
+RESP_PID=
+on_exit() {
+	rc=$?
+	if [ -n "$RESP_PID" ]; then
+		kill "$RESP_PID" 2>/dev/null
+		wait "$RESP_PID" 2>/dev/null
+	fi
+	if [ "$rc" -ne 0 ] && [ -f "$TEST_TMP/resp/events" ]; then
+		echo "---- responder events ----"
+		cat "$TEST_TMP/resp/events"
+		echo "---- responder log ----"
+		cat "$TEST_TMP/resp.log"
+	fi
+	bind_stop
+	(exit "$rc")
+	daemon_cleanup
+}
+bind_start || exit 99
+trap on_exit EXIT
+
+mkdir "$TEST_TMP/resp"
+"$PYTHON3" "$top_srcdir/tests/lib/acme-newauthz-responder.py" "$TEST_TMP/resp" "$BIND_PORT" \
+	>"$TEST_TMP/resp.log" 2>&1 &
+RESP_PID=$!
+i=0
+while [ ! -s "$TEST_TMP/resp/port" ]; do
+	kill -0 "$RESP_PID" 2>/dev/null || fail "the responder exited: $(cat "$TEST_TMP/resp.log")"
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "the responder did not start"
+	sleep 0.1
+done
+RESP=https://127.0.0.1:$(cat "$TEST_TMP/resp/port")
+curl -sf --cacert "$TEST_TMP/resp/tls-ca.pem" "$RESP/dir" | grep -q newAuthz || fail "no newAuthz in the responder's directory"
+
+D=$TEST_TMP/pki
+"$BRSKI" pki init "$D" --pledges 3 --acme-directory "$RESP/dir" --acme-trust "$TEST_TMP/resp/tls-ca.pem" \
+	--acme-http01-listen "127.0.0.1:$(free_port)" >"$TEST_TMP/pki.out" || exit 99
+CONF=$D/cloudregd-owner.conf
+ODCA=$D/owner-domain-ca.crt
+OWNER_EST=$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["owner"]["est"]["url"])' "$D/pki.json")
+HOOK=$top_srcdir/conf/dns01-nsupdate.sh
+export DNS01_ZONE=$BIND_ZONE DNS01_KEYFILE=$BIND_KEYFILE DNS01_PORT=$BIND_PORT DNS01_SERVER=127.0.0.1
+sed -i "/^\[est\]\$/a first_wait_ms = 0\nretry_after = 1" "$CONF"
+sed -i "/^\[acme\]\$/a issue_wait = 5\npoll_interval = 1\ndns_hook = $HOOK" "$CONF"
+sed -i 's/^challenge = http-01$/challenge = dns-01/' "$CONF"
+grep -q '^subdomain = pledges.example.com$' "$CONF" || fail "the owner configuration has no [ca] subdomain"
+
+DAEMON_CACERT=$ODCA
+start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar did not start"
+
+est() {
+	curl -s -D "$TEST_TMP/h" -o "$TEST_TMP/b" -w '%{http_code}' --cacert "$ODCA" "$@"
+}
+hdr() { tr -d '\r' <"$TEST_TMP/h" | sed -n "s/^$1: *//Ip" | head -1; }
+enroll() { # SERIAL: a fresh key and CSR, simpleenroll until not 202; cert in $TEST_TMP/SERIAL.crt
+	printf '[req]\ndistinguished_name = dn\nprompt = no\nreq_extensions = ext\n[dn]\nCN = %s\nserialNumber = %s\n[ext]\nsubjectAltName = DNS:%s.%s\n' \
+		"$1" "$1" "$1" "$BIND_ZONE" >"$TEST_TMP/$1.cnf"
+	"$OPENSSL" req -new -config "$TEST_TMP/$1.cnf" -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$TEST_TMP/$1.key" -outform DER -out "$TEST_TMP/$1.der" 2>/dev/null || exit 99
+	base64 "$TEST_TMP/$1.der" >"$TEST_TMP/$1.b64"
+	n=0
+	while :; do
+		st=$(est --cert "$D/pledges/$1.chain.pem" --key "$D/pledges/$1.key" \
+			-H 'Content-Type: application/pkcs10' --data-binary "@$TEST_TMP/$1.b64" \
+			"$OWNER_EST/.well-known/est/simpleenroll")
+		[ "$st" = 202 ] || break
+		n=$((n + 1))
+		[ $n -lt 60 ] || fail "$1: still 202 after 60 retries"
+		sleep "$(hdr Retry-After)"
+	done
+	[ "$st" = 200 ] || fail "$1: simpleenroll $st $(cat "$TEST_TMP/b")"
+	tr -d '\r' <"$TEST_TMP/b" | base64 -d | "$OPENSSL" pkcs7 -inform DER -print_certs |
+		awk '/BEGIN/{n++} n==1' | sed -n '/BEGIN/,/END/p' >"$TEST_TMP/$1.crt"
+	"$OPENSSL" verify -CAfile "$TEST_TMP/resp/ca.pem" "$TEST_TMP/$1.crt" >/dev/null ||
+		fail "$1: the certificate does not verify against the responder's CA"
+	"$OPENSSL" x509 -in "$TEST_TMP/$1.crt" -noout -ext subjectAltName | grep -q "DNS:$1.$BIND_ZONE" ||
+		fail "$1: the certificate lacks the CSR's name"
+}
+count() { grep -c -- "^$1" "$TEST_TMP/resp/events"; }
+
+enroll pledge-0001
+enroll pledge-0002
+[ "$(count "newAuthz $BIND_ZONE\$")" = 1 ] || fail "expected one newAuthz for $BIND_ZONE, got $(count newAuthz)"
+[ "$(count "newAuthz")" = 1 ] || fail "newAuthz for something else than the parent domain"
+[ "$(count "challenge-valid $BIND_ZONE\$")" = 1 ] || fail "the parent domain's dns-01 challenge was not validated once"
+[ "$(count "challenge-")" = 1 ] || fail "challenges other than the parent's were needed"
+[ "$(count "newOrder-ready")" = 2 ] || fail "expected two orders ready at once, got $(count newOrder-ready)"
+[ "$(count "newOrder-pending")" = 0 ] || fail "an order needed its own authorization"
+[ "$(count "finalize")" = 2 ] || fail "expected two finalize requests, got $(count finalize)"
+[ "$(count "cert-pkcs7")" = 2 ] || fail "the certificate was not asked for as PKCS#7"
+[ "$(count "cert-pem")" = 0 ] || fail "a certificate was fetched as PEM"
+! grep -q "converting it to PKCS#7" "$TEST_TMP/owner.log" || fail "a PKCS#7 answer was converted"
+grep -q "$BIND_ZONE is pre-authorized" "$TEST_TMP/owner.log" || fail "no pre-authorization logged"
+[ -z "$(bind_txt "_acme-challenge.$BIND_ZONE")" ] || fail "the parent domain's dns-01 record is still published"
+echo "responder events: $(tr "\n" ";" <"$TEST_TMP/resp/events")"
+exit 0
