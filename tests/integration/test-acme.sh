@@ -145,6 +145,11 @@ grep -q "http-01 challenge for pledge-0001.$BIND_ZONE started" "$TEST_TMP/owner.
 [ "$(store_orders)" = 1 ] || fail "the store holds $(store_orders) orders, want 1"
 retried=$(grep -c "badNonce from" "$TEST_TMP/owner.log")
 echo "http-01: $retried badNonce answers retried"
+# One reused HTTPS connection to the ACME server for everything so far.
+conns=$(grep -c "acme: opened a new connection" "$TEST_TMP/owner.log")
+reqs=$(grep -c "HEAD /nonce-plz\|POST /\|GET /dir" "$PEBBLE_LOG")
+echo "http-01: $reqs requests at Pebble over $conns connection(s)"
+[ "$conns" = 1 ] || fail "the ACME client opened $conns connections for $reqs requests, want 1"
 
 # ---- the identical CSR: the cache, no second order ----------------------
 st=$(enroll_once pledge-0001 "$TEST_TMP/c1.b64")
