@@ -1,94 +1,329 @@
 #!/usr/bin/env bash
-# The demo behind `./quickstart demo`: makes a PKI with `brski pki init`,
-# starts the daemons that are built, and runs what the build can do so far.
-# It says plainly what is not built yet rather than pretending.
+# The demo behind `./quickstart demo`: the three BRSKI cloud flows end to
+# end on loopback, from a fresh PKI.
 #
-#   tools/demo.sh [--serve]     (BRSKI_BUILD names the build directory)
-set -euo pipefail
+#   tools/demo.sh [--serve] [--acme]
+#
+#   --serve   leave every server running for exploration (Ctrl-C stops)
+#   --acme    the owner registrar gets LDevIDs from a private Pebble (ACME)
+#             with a private BIND 9, instead of its local CA
+#
+# Environment: BRSKI_BUILD (required) names the build directory;
+# BRSKI_DEMO_DIR (default ./demo in the source tree) is where the PKI,
+# databases and logs go; it is replaced on every run.
+#
+# Steps: a PKI (`brski pki init`); the owner's local CA, or with --acme
+# Pebble + BIND 9 as the owner's ACME CA (the demo says which); masad,
+# cloudregd as the cloud registrar and cloudregd as the owner registrar; an
+# owner and three devices registered through the admin API (`brski admin`,
+# bootstrap token); three pledges (`brski pledge`): redirect (307 to the
+# owner registrar), est-domain (voucher naming the owner's EST server) and
+# enroll-here (the cloud registrar's EST server). Each LDevID is verified
+# with `openssl verify` against the issuer it must have. Exit status: 0 when
+# all three verify, 1 otherwise, 2 usage.
+set -uo pipefail
 
 build=${BRSKI_BUILD:?BRSKI_BUILD must name the build directory}
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo=${BRSKI_DEMO_DIR:-$top/demo}
 serve=0
-[ "${1:-}" = "--serve" ] && serve=1
+want_acme=0
+for a in "$@"; do
+	case "$a" in
+	--serve) serve=1 ;;
+	--acme) want_acme=1 ;;
+	*)
+		sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+		exit 2
+		;;
+	esac
+done
 
 brski=$build/tools/brski
 masad=$build/masa/masad
 cloudregd=$build/cloudreg/cloudregd
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+OPENSSL=${OPENSSL:-openssl}
+export PYTHON3
+# An uninstalled build reads the YANG modules from the source tree.
+BRSKI_YANG_DIR=${BRSKI_YANG_DIR:-$top/yang}
+export BRSKI_YANG_DIR
 
-step() { printf '\n\033[1m--- %s\033[0m\n' "$*"; }
-missing=()
+if [ -t 1 ]; then
+	bold=$'\033[1m' off=$'\033[0m'
+else
+	bold= off=
+fi
+step() { printf '\n%s=== %s%s\n' "$bold" "$*" "$off"; }
+note() { printf '    %s\n' "$*"; }
+die() {
+	printf 'demo: %s\n' "$*" >&2
+	exit 1
+}
 
-has_cmd() { "$brski" --help 2>/dev/null | grep -q "^  $1 "; }
+for p in "$brski" "$masad" "$cloudregd"; do
+	[ -x "$p" ] || die "$p is not built (make in $build)"
+done
 
+# ---- servers and cleanup ----
 pids=()
+names=()
+acme=0
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	local rc=$?
+	local i
+	for i in "${!pids[@]}"; do kill -TERM "${pids[$i]}" 2>/dev/null; done
+	for i in "${!pids[@]}"; do wait "${pids[$i]}" 2>/dev/null; done
+	if [ $acme -eq 1 ]; then
+		pebble_stop
+		bind_stop
+	fi
+	exit $rc
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-[ -x "$brski" ] || { echo "demo: $brski is not built"; exit 1; }
+# ---- 1. the PKI ----
+D=$demo/pki
+step "1. A fresh PKI with brski pki init ($D)"
+mkdir -p "$demo" || die "cannot make $demo"
+rm -f "$demo"/*.log
 
-step "1. A demo PKI with brski pki init ($demo/pki)"
-if [ -f "$demo/pki/pki.json" ]; then
-	echo "(reusing the PKI made by an earlier run; delete $demo to start over)"
-	/usr/bin/python3 -m json.tool "$demo/pki/pki.json" | head -60
-else
-	mkdir -p "$demo"
-	"$brski" pki init "$demo/pki"
+acme_args=()
+why_local="the default; --acme uses Pebble + BIND 9 instead"
+if [ $want_acme -eq 1 ]; then
+	why_local=
+	[ -x /usr/bin/pebble ] || why_local="Pebble (/usr/bin/pebble) is not installed"
+	[ -x /usr/sbin/named ] || why_local="BIND 9 (/usr/sbin/named) is not installed"
+	if [ -z "$why_local" ]; then
+		# The helpers the ACME tests use: a private named (zone
+		# pledges.example.com, every name on 127.0.0.1) and a private
+		# Pebble resolving through it.
+		. "$top/tests/lib/bind.sh"
+		. "$top/tests/lib/pebble.sh"
+		acme=1
+		if ! bind_start >"$demo/bind.log" 2>&1; then
+			why_local="BIND 9 did not start (see $demo/bind.log)"
+		else
+			h01_port=$("$PYTHON3" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+			PEBBLE_HTTP_PORT=$h01_port
+			PEBBLE_DNS=127.0.0.1:$BIND_PORT
+			if ! pebble_start >"$demo/pebble-start.log" 2>&1; then
+				why_local="Pebble did not start (see $demo/pebble-start.log)"
+			else
+				trap cleanup EXIT
+				acme_args=(--acme-directory "$PEBBLE_DIRECTORY" --acme-trust "$PEBBLE_CA"
+					--acme-http01-listen "127.0.0.1:$h01_port")
+			fi
+		fi
+	fi
 fi
-manifest=$demo/pki/pki.json
-mf() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); [d:=d[k] for k in sys.argv[2].split(".")]; print(d)' "$manifest" "$1"; }
-abspath() { case "$1" in /*) echo "$1" ;; *) echo "$demo/pki/$1" ;; esac; }
+"$brski" pki init "$D" --force "${acme_args[@]}" >"$demo/pki-init.log" || {
+	cat "$demo/pki-init.log"
+	die "brski pki init failed"
+}
+note "certificates, keys and ready-to-run configurations: $(ls "$D"/*.conf | xargs -n1 basename | tr '\n' ' ')"
+note "manifest: $D/pki.json; admin bootstrap token: $D/admin-token"
 
-step "2. The manufacturer's view of one pledge IDevID"
-pledge_cert=$(abspath "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pledges"][0]["cert"])' "$manifest")")
-openssl x509 -in "$pledge_cert" -noout -subject -issuer -ext subjectKeyIdentifier,authorityKeyIdentifier 2>/dev/null || true
-openssl x509 -in "$pledge_cert" -noout -text | grep -A1 '1.3.6.1.5.5.7.1.32' || true
+jget() {
+	"$PYTHON3" -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[int(k)] if k.isdigit() else v[k]
+print(v)' "$D/pki.json" "$1"
+}
+ini_get() {
+	awk -v sec="$2" -v key="$3" '
+		/^[ \t]*\[/ { s = $0; gsub(/[ \t\[\]]/, "", s); next }
+		s == sec {
+			n = index($0, "="); if (n == 0) next
+			k = substr($0, 1, n - 1); gsub(/[ \t]/, "", k)
+			if (k != key) next
+			v = substr($0, n + 1); gsub(/^[ \t]+|[ \t]+$/, "", v); print v; exit
+		}' "$1"
+}
+TLS_CA=$(jget tls_ca)
+OWNER_REG=$(jget owner.registrar.url)
+OWNER_EST=$(jget owner.est.url)
+CLOUD=$(jget cloud_registrar.url)
+CLOUD_EST=$(jget cloud_registrar.est.url)
+OWNER_ADMIN=https://$(ini_get "$D/cloudregd-owner.conf" admin listen)
 
-wait_healthz() { # url cafile
-	for _ in $(seq 1 100); do
-		curl -fsS --max-time 1 --cacert "$2" "$1/healthz" >/dev/null 2>&1 && return 0
-		kill -0 "${pids[-1]}" 2>/dev/null || return 1
+step "2. The owner registrar's CA"
+if [ $acme -eq 1 ] && [ ${#acme_args[@]} -gt 0 ]; then
+	pebble_root "$demo/pebble-root.pem" || die "Pebble gave no root certificate"
+	OWNER_ISSUER=$demo/pebble-root.pem
+	OWNER_ISSUER_NAME="Pebble's root (ACME)"
+	note "ACME: the owner registrar gets LDevIDs from Pebble ($PEBBLE_DIRECTORY),"
+	note "http-01 answered by cloudregd on 127.0.0.1:$h01_port, names resolved by BIND 9"
+	note "on 127.0.0.1:$BIND_PORT (zone $BIND_ZONE)."
+	# LDevIDs then chain to Pebble's root, which the owner registrar must
+	# also accept as client certificates (enrollstatus, re-enrollment):
+	# [registrar] domain_ca becomes the owner domain CA plus that root.
+	cat "$D/owner-domain-ca.crt" "$OWNER_ISSUER" >"$D/owner-trust.pem"
+	sed -i "s|^domain_ca = .*|domain_ca = $D/owner-trust.pem|" "$D/cloudregd-owner.conf"
+	note "[registrar] domain_ca of cloudregd-owner.conf = $D/owner-trust.pem"
+	note "(owner domain CA + Pebble's root: LDevIDs are accepted for enrollstatus)."
+else
+	OWNER_ISSUER=$(jget owner.domain_ca.cert 2>/dev/null || echo "$D/owner-domain-ca.crt")
+	[ -f "$OWNER_ISSUER" ] || OWNER_ISSUER=$D/owner-domain-ca.crt
+	OWNER_ISSUER_NAME="owner domain CA (local CA backend)"
+	note "LOCAL CA, NOT ACME ($why_local):"
+	note "the owner registrar issues LDevIDs with its own domain CA ([ca] backend = local)."
+fi
+CLOUD_ISSUER=$D/cloud-domain-ca.crt
+
+# ---- 3. the daemons ----
+start() { # NAME BINARY CONFIG CAFILE
+	local admin
+	admin=https://$(ini_get "$3" admin listen)
+	"$2" -c "$3" 2>"$demo/$1.log" &
+	pids+=($!)
+	names+=("$1")
+	local i
+	for i in $(seq 1 200); do
+		curl -fsS --max-time 1 --cacert "$4" "$admin/healthz" >/dev/null 2>&1 && {
+			note "$1 is up (pid ${pids[-1]}; admin $admin; log $demo/$1.log)"
+			return 0
+		}
+		kill -0 "${pids[-1]}" 2>/dev/null || break
 		sleep 0.1
 	done
-	return 1
+	tail -20 "$demo/$1.log"
+	die "$1 did not start"
 }
-
 step "3. The daemons"
-if [ -x "$masad" ] && [ -x "$cloudregd" ]; then
-	tls_ca=$(abspath "$(mf tls_ca)")
-	"$masad" -c "$(abspath "$(mf configs.masa)")" 2>"$demo/masad.log" &
-	pids+=($!)
-	wait_healthz "$(mf admin.masa_url)" "$tls_ca" || { cat "$demo/masad.log"; exit 1; }
-	echo "masad is up: $(mf masa.url) (admin $(mf admin.masa_url))"
-	"$cloudregd" -c "$(abspath "$(mf configs.cloudreg)")" 2>"$demo/cloudregd.log" &
-	pids+=($!)
-	wait_healthz "$(mf admin.cloudreg_url)" "$tls_ca" || { cat "$demo/cloudregd.log"; exit 1; }
-	echo "cloudregd (cloud role) is up: $(mf cloud_registrar.url) (admin $(mf admin.cloudreg_url))"
-	curl -sS --cacert "$tls_ca" "$(mf admin.masa_url)/healthz"; echo
-else
-	missing+=("masad and cloudregd (the daemons)")
-fi
+start masad "$masad" "$D/masad.conf" "$TLS_CA"
+start cloud-registrar "$cloudregd" "$D/cloudregd-cloud.conf" "$TLS_CA"
+start owner-registrar "$cloudregd" "$D/cloudregd-owner.conf" "$D/owner-domain-ca.crt"
+note "MASA $(jget masa.url); cloud registrar $CLOUD; owner registrar $OWNER_REG (EST $OWNER_EST)"
 
-if has_cmd pledge; then
-	step "4. Pledges"
-	for i in 0 1 2; do
-		serial=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pledges"][int(sys.argv[2])]["serial"])' "$manifest" "$i")
-		"$brski" pledge --pki "$demo/pki" --serial "$serial"
-	done
-else
-	missing+=("the pledge flows (brski pledge: redirect, est-domain, enroll-here)")
-fi
+# ---- 4. ownership through the admin API ----
+step "4. An owner and three devices, through the admin API (brski admin, bootstrap token)"
+adm() {
+	printf '    $ brski admin %s\n' "$*"
+	"$brski" admin "$@" --pki "$D" >"$demo/admin.out" 2>&1 || {
+		sed 's/^/      /' "$demo/admin.out"
+		die "brski admin $1 $2 failed"
+	}
+}
+adm owner create acme-owner --domain-ca "$D/owner-domain-ca.crt" --registrar-url "$OWNER_REG" \
+	--est-url "$OWNER_EST" --est-pin "$D/owner-est.crt" --enroll-here true
+serials=(pledge-0001 pledge-0002 pledge-0003)
+modes=(redirect est-domain enroll-here)
+for i in 0 1 2; do
+	adm device create "${serials[$i]}" --owner acme-owner --mode "${modes[$i]}"
+done
+"$brski" admin device list --pki "$D" | sed 's/^/      /'
 
+# ---- 5. the pledges ----
+verify_ldevid() { # SERIAL ISSUER-FILE: 0 when the LDevID chains to ISSUER-FILE
+	local crt=$D/pledges/$1.ldevid.crt
+	[ -f "$crt" ] || return 1
+	"$OPENSSL" verify -CAfile "$2" -untrusted "$crt" "$crt" >"$demo/verify-$1.out" 2>&1
+}
+results=()
+rc_all=0
+for i in 0 1 2; do
+	s=${serials[$i]}
+	m=${modes[$i]}
+	case $m in
+	redirect)
+		issuer=$OWNER_ISSUER issuer_name=$OWNER_ISSUER_NAME
+		step "5.$((i + 1)) $s, mode redirect: the cloud registrar answers 307 to the owner registrar"
+		;;
+	est-domain)
+		issuer=$OWNER_ISSUER issuer_name=$OWNER_ISSUER_NAME
+		step "5.$((i + 1)) $s, mode est-domain: a voucher whose est-domain is the owner's EST server"
+		;;
+	enroll-here)
+		issuer=$CLOUD_ISSUER issuer_name="cloud registrar's domain CA"
+		step "5.$((i + 1)) $s, mode enroll-here: the cloud registrar enrolls the pledge itself"
+		;;
+	esac
+	rm -f "$D/pledges/$s.ldevid.crt" "$D/pledges/$s.ldevid.key"
+	printf '    $ brski pledge --pki %s --serial %s --tries 30\n' "$D" "$s"
+	"$brski" pledge --pki "$D" --serial "$s" --tries 30 >"$demo/pledge-$s.log" 2>&1
+	prc=$?
+	sed 's/^/    | /' "$demo/pledge-$s.log"
+	# What the cloud registrar answered, and which EST server enrolled.
+	if grep -q '^redirect ' "$demo/pledge-$s.log"; then
+		cloud_said="307 redirect"
+	elif grep -q '^voucher  *valid' "$demo/pledge-$s.log"; then
+		cloud_said="voucher"
+	else
+		cloud_said=$(grep -m1 -E '^refused' "$demo/pledge-$s.log" | awk '{print $1, $2}')
+	fi
+	est_at=$(awk '$1 == "est" {print $2; exit}' "$demo/pledge-$s.log")
+	case "$est_at" in
+	"$OWNER_REG") est_at="owner registrar" ;;
+	"$OWNER_EST") est_at="owner EST server" ;;
+	"$CLOUD_EST") est_at="cloud registrar EST" ;;
+	"") est_at="-" ;;
+	esac
+	if [ $prc -ne 0 ]; then
+		note "brski pledge exit $prc: NOT enrolled"
+		results+=("$s|$m|${cloud_said:--}|$est_at|-|FAILED (brski pledge exit $prc)")
+		rc_all=1
+		continue
+	fi
+	crt=$D/pledges/$s.ldevid.crt
+	subj=$("$OPENSSL" x509 -in "$crt" -noout -subject -nameopt RFC2253 2>/dev/null | sed 's/^subject=//')
+	iss=$("$OPENSSL" x509 -in "$crt" -noout -issuer -nameopt RFC2253 2>/dev/null | sed 's/^issuer=//')
+	note "LDevID $crt"
+	note "  subject: $subj"
+	note "  issuer:  $iss"
+	if verify_ldevid "$s" "$issuer"; then
+		note "openssl verify -CAfile $(basename "$issuer"): OK ($issuer_name)"
+		note "enrolled"
+		results+=("$s|$m|$cloud_said|$est_at|$iss|enrolled, verified")
+	else
+		note "openssl verify against the $issuer_name FAILED: $(cat "$demo/verify-$s.out")"
+		results+=("$s|$m|$cloud_said|$est_at|$iss|NOT VERIFIED against the $issuer_name")
+		rc_all=1
+	fi
+done
+
+# ---- 6. summary ----
 step "Summary"
-echo "Made: a demo PKI and daemon configurations under $demo/pki (manifest: $manifest)."
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "Not built yet, so not shown:"
-	for m in "${missing[@]}"; do echo "  - $m"; done
+{
+	echo "pledge|mode|cloud registrar|EST server|LDevID issuer|result"
+	echo "------|----|---------------|----------|-------------|------"
+	printf '%s\n' "${results[@]}"
+} | column -t -s '|' | sed 's/^/    /'
+if [ $acme -eq 1 ] && [ ${#acme_args[@]} -gt 0 ]; then
+	note "owner CA: ACME (Pebble + BIND 9)"
+else
+	note "owner CA: local CA, not ACME ($why_local)"
 fi
-if [ $serve -eq 1 ] && [ ${#pids[@]} -gt 0 ]; then
-	echo "Serving until Ctrl-C (logs: $demo/*.log)."
+
+step "Where to look next"
+cat <<EOF
+    logs        $demo/*.log (masad.log, cloud-registrar.log, owner-registrar.log,
+                pledge-SERIAL.log)
+    databases   $D/cloud.db (masad and the cloud registrar), $D/owner.db
+                (the owner registrar): sqlite3 $D/cloud.db .tables
+    admin URLs  masad $(jget admin.masa_url), cloud registrar $(jget admin.cloudreg_url),
+                owner registrar $OWNER_ADMIN (/admin/v1/*, /healthz, /metrics)
+    brski admin examples (the bootstrap token is $D/admin-token):
+                brski admin device list --pki $D
+                brski admin device requests pledge-0002 --pki $D
+                brski admin device audit pledge-0002 --pki $D
+                brski admin token create --pki $D --name sales --scope write --owner acme-owner
+                brski admin audit list --pki $D
+                curl --cacert $TLS_CA $(jget admin.masa_url)/metrics
+    again       brski pledge --pki $D --serial pledge-0002
+    (brski is $brski)
+EOF
+
+if [ $rc_all -eq 0 ]; then
+	echo "demo: all three pledges enrolled and their LDevIDs verify"
+else
+	echo "demo: FAILED: not every pledge enrolled with a certificate from the right issuer"
+fi
+if [ $serve -eq 1 ]; then
+	echo "Serving until Ctrl-C (${names[*]}$([ $acme -eq 1 ] && echo ", Pebble, BIND 9"))."
 	wait
 fi
+exit $rc_all
