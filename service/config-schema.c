@@ -204,8 +204,22 @@ static const struct svc_cfg_item acme_items[] = {
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 
+/* service/ratelimit.c: token buckets per address, certificate and serial */
+static const struct svc_cfg_item limits_items[] = {
+        {"address_rate", SVC_CFG_INT, 0, 1000000, "1000", NULL, 0, NONE, NULL},
+        {"address_burst", SVC_CFG_INT, 1, 1000000, "2000", NULL, 0, NONE, NULL},
+        {"cert_rate", SVC_CFG_INT, 0, 1000000, "1000", NULL, 0, NONE, NULL},
+        {"cert_burst", SVC_CFG_INT, 1, 1000000, "2000", NULL, 0, NONE, NULL},
+        {"serial_rate", SVC_CFG_INT, 0, 1000000, "10", NULL, 0, NONE, NULL},
+        {"serial_burst", SVC_CFG_INT, 1, 1000000, "20", NULL, 0, NONE, NULL},
+        {"max_keys", SVC_CFG_INT, 1024, 16777216, "65536", NULL, 0, NONE, NULL},
+        {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
+};
+
 const struct svc_cfg_section svc_cfg_schema[] = {
-        {"daemon", daemon_items}, {"brski", brski_items}, {"est", est_items},
-        {"admin", admin_items},   {"masa", masa_items},   {"registrar", registrar_items},
-        {"ca", ca_items},         {"acme", acme_items},   {NULL, NULL},
+        {"daemon", daemon_items}, {"brski", brski_items},
+        {"est", est_items},       {"admin", admin_items},
+        {"masa", masa_items},     {"registrar", registrar_items},
+        {"ca", ca_items},         {"acme", acme_items},
+        {"limits", limits_items}, {NULL, NULL},
 };

@@ -16,6 +16,7 @@
 #include "common/str.h"
 #include "service/daemon.h"
 #include "service/log.h"
+#include "service/ratelimit.h"
 #include "service/store.h"
 
 #define EXIT_RUNTIME 1
@@ -470,6 +471,11 @@ int svc_daemon_main(const struct svc_daemon_def *def, int argc, char **argv)
 		log_err_r(r, "failed to start %s: %s", def->name, err);
 		goto out;
 	}
+	r = svc_ratelimit_configure(d.cfg, err, sizeof(err));
+	if (r != VOUCHER_OK) {
+		log_err_r(r, "%s", err);
+		goto out;
+	}
 	r = start_listeners(&d, creds, trust);
 	if (r != VOUCHER_OK)
 		goto out;
@@ -501,6 +507,7 @@ out:
 	if (def->fini && d.app)
 		def->fini(&d, d.app);
 	free_tls(creds, trust);
+	svc_ratelimit_shutdown();
 	svc_metrics_free(d.metrics);
 	store_close(d.store);
 	svc_config_free(d.cfg);

@@ -21,6 +21,7 @@
 #include "common/str.h"
 #include "service/http.h"
 #include "service/log.h"
+#include "service/ratelimit.h"
 
 #define MAX_QUERY_ARGS 32
 
@@ -404,6 +405,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		/* Everything that can be decided from the headers is decided
 		 * now, before any body is read. */
 		svc_resp_init(&resp);
+		unsigned retry = 0;
+		char why[128];
+		if (!svc_ratelimit_request(
+		            h->name, st->peer_addr, st->chain_len ? st->chain[0].data : NULL,
+		            st->chain_len ? st->chain[0].len : 0, &retry, why, sizeof(why))) {
+			char ra[16];
+			snprintf(ra, sizeof(ra), "%u", retry);
+			svc_resp_text(&resp, 429, "%s; retry in %u s", why, retry);
+			svc_resp_header(&resp, "Retry-After", ra);
+			return answer(conn, st, &resp);
+		}
 		if (!svc_route_check_peer(&req, h->client_cert == SVC_CLIENT_CERT_REQUIRE, &resp))
 			return answer(conn, st, &resp);
 		/* The body limit is the listener's, whatever the path. */

@@ -161,6 +161,8 @@ unsigned svc_http_status(voucher_err err)
 		return 406;
 	case VOUCHER_E_CONTENT_TYPE:
 		return 415;
+	case VOUCHER_E_RATE_LIMITED:
+		return 429;
 	case VOUCHER_ENOTSUP:
 		return 501;
 	case VOUCHER_E_NETWORK:
@@ -214,6 +216,8 @@ const char *svc_http_reason(unsigned status)
 		return "Content Too Large";
 	case 415:
 		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
 	case 500:
 		return "Internal Server Error";
 	case 501:

@@ -44,6 +44,7 @@ static const struct {
         {VOUCHER_E_UNKNOWN_CRITICAL, "critical header parameter not understood"},
         {VOUCHER_E_WRONG_KIND, "wrong artifact kind (voucher vs voucher-request)"},
         {VOUCHER_E_NOT_ACCEPTABLE, "no acceptable response type"},
+        {VOUCHER_E_RATE_LIMITED, "too many requests"},
 };
 
 const char *voucher_strerror(voucher_err err)

@@ -69,6 +69,7 @@ enum {
 	VOUCHER_E_WRONG_KIND =
 	        -1033, /* a voucher where a voucher-request was expected, or the reverse */
 	VOUCHER_E_NOT_ACCEPTABLE = -1034, /* no acceptable response type (HTTP 406) */
+	VOUCHER_E_RATE_LIMITED = -1035,   /* too many requests (HTTP 429) */
 };
 
 /*
