@@ -25,9 +25,8 @@
 #include <voucher/x509.h>
 
 #include "common/str.h"
+#include "tools/bench.h"
 #include "tools/brski.h"
-
-#define BENCH_MAX_SECONDS 3600
 
 /* A voucher of typical size; the envelope does not look inside. */
 static const char bench_payload[] =
@@ -442,6 +441,8 @@ out:
 
 static const struct brski_cmd bench_cmds[] = {
         {"voucher", bench_voucher, "CMS voucher sign+verify against the raw P-256 limit"},
+        {"crypto", bench_crypto, "the machine's limit: raw and CMS sign/verify per core"},
+        {"masa", bench_masa, "masad vouchers per daemon CPU-second against that limit"},
 };
 
 static void bench_usage(FILE *out)
