@@ -200,15 +200,28 @@ voucher_err creg_csr_parse(const uint8_t *der, size_t len, struct creg_csr *out,
 		}
 		out->n_dns++;
 	}
+	/* The raw attribute value: gnutls_x509_crq_get_challenge_password
+	 * returns it escaped like a DN ('+' becomes "\+"), which would break
+	 * the base64 of the channel binding. */
 	sz = sizeof(buf);
-	g = gnutls_x509_crq_get_challenge_password(crq, buf, &sz);
+	g = gnutls_x509_crq_get_attribute_by_oid(crq, CREG_OID_CHALLENGE, 0, buf, &sz);
 	if (g == 0) {
-		if (!(out->challenge = malloc(sz ? sz : 1))) {
+		const uint8_t *v = (const uint8_t *)buf;
+		size_t vl;
+		/* One string: PrintableString, UTF8String, IA5String or
+		 * BMPString-free DirectoryString with a short length. */
+		if (sz < 2 || (v[0] != 0x13 && v[0] != 0x0c && v[0] != 0x16) || (v[1] & 0x80) ||
+		    (vl = v[1]) != sz - 2) {
+			e = bad(err, errlen, "the CSR's challengePassword is not a short string",
+			        0);
+			goto out;
+		}
+		if (!(out->challenge = malloc(vl ? vl : 1))) {
 			e = VOUCHER_ENOMEM;
 			goto out;
 		}
-		memcpy(out->challenge, buf, sz);
-		out->challenge_len = sz;
+		memcpy(out->challenge, v + 2, vl);
+		out->challenge_len = vl;
 	} else if (g != GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
 		e = bad(err, errlen, "the CSR's challengePassword does not parse", g);
 		goto out;

@@ -360,8 +360,9 @@ static void test_bodies_and_policy(void **state)
 static void test_pop(void **state)
 {
 	struct fixture *fx = *state;
-	static const uint8_t cb[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6,
-	                               7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2};
+	static const uint8_t cb[32] = {0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff, 3, 4, 5, 6, 7,
+	                               8,    9,    0,    1,    2,    3,    4, 5, 6, 7, 8,
+	                               9,    0,    1,    2,    3,    4,    5, 6, 7, 8};
 	struct svc_resp r;
 	struct brski_buf b, enc;
 	char pw[64];
