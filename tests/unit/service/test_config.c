@@ -397,6 +397,14 @@ static void test_schema_matches_docs(void **state)
 			}
 			continue;
 		}
+		/* "`[est]` also configures ...:" then a table of that section's
+		 * own keys. */
+		if (brski_str_startswith(line, "`[") && strstr(line, "]` also configures")) {
+			snprintf(sections[0], sizeof(sections[0]), "%.*s",
+			         (int)(strchr(line, ']') - line - 2), line + 2);
+			n_sections = 1;
+			continue;
+		}
 		/* "`[admin]` also has `bootstrap_token_file` (path)" */
 		const char *also = strstr(line, "` also has `");
 		if (also && line[0] == '`' && line[1] == '[') {
