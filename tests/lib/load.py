@@ -4,7 +4,8 @@ own keep-alive HTTPS connections, POST the requests of a job list round
 robin until DURATION seconds have passed or COUNT requests were sent, and
 write one line per request to OUT:
 
-    <unix time> <job index> <HTTP status, 0 when no answer> <X-Request-Id or -> <sha256 of body>
+    <unix time> <job index> <HTTP status, 0 when no answer> <X-Request-Id, or
+    "-", or "error:<exception class>" without an answer> <sha256 of body>
 
 A job file has one job per line: URL CONTENT-TYPE BODY-FILE [CERT KEY]
 (CERT/KEY: the TLS client certificate chain and key, for mutual TLS).
@@ -53,6 +54,9 @@ def main():
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--count", type=int, default=0, help="stop after this many requests (0: no limit)")
     ap.add_argument("--until-file")
+    ap.add_argument("--sticky", action="store_true",
+                    help="client k sends only job k %% jobs, over one connection (the daemons "
+                    "allow 64 connections per address: a client per pledge keeps within it)")
     ap.add_argument("--started-file", help="created once the first answer has arrived")
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--out", required=True)
@@ -71,11 +75,13 @@ def main():
     lines = []
     deadline = time.monotonic() + a.duration
 
-    def take():
+    def take(k):
         with lock:
             if a.count and state["sent"] >= a.count:
                 return None
             state["sent"] += 1
+            if a.sticky:
+                return k % len(jobs)
             i = state["next"]
             state["next"] = (i + 1) % len(jobs)
             return i
@@ -91,10 +97,10 @@ def main():
                 return False
         return False
 
-    def worker():
+    def worker(k):
         conns = {}
         while not stop():
-            i = take()
+            i = take(k)
             if i is None:
                 break
             host, port, path, ctype, body, cert = jobs[i]
@@ -117,7 +123,8 @@ def main():
                 if r.getheader("Connection", "").lower() == "close" or r.version == 10:
                     c.close()
                     conns.pop(key, None)
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as e:
+                rid = "error:" + type(e).__name__
                 # no answer: the daemon died or the connection broke; a new
                 # connection next time
                 c = conns.pop(key, None)
@@ -131,7 +138,7 @@ def main():
         for c in conns.values():
             c.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(a.threads)]
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(a.threads)]
     for t in threads:
         t.start()
     for t in threads:
