@@ -144,6 +144,16 @@ static voucher_err check_issuer(const char *b64, char *why, size_t whylen)
 	return r == VOUCHER_OK ? VOUCHER_OK : VOUCHER_EINVAL;
 }
 
+/* An owner name goes into URLs, logs and problem details: a CR or LF in it
+ * would forge log lines (tests/hostile/cases.tsv ad-owner-crlf). */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
 static voucher_err check_serial(const char *s, char *why, size_t whylen)
 {
 	size_t n = strlen(s);
@@ -181,9 +191,10 @@ static voucher_err owners_create(struct svc_admin_ctx *c, struct svc_resp *resp)
 	if ((r = svc_admin_unpack(c->body, fields, sizeof(fields) / sizeof(fields[0]), resp)) !=
 	    VOUCHER_OK)
 		return r;
-	if (!*name || strchr(name, '/'))
+	if (!*name || strchr(name, '/') || has_control(name))
 		return svc_admin_problem(resp, VOUCHER_EINVAL,
-		                         "member 'name' must be non-empty and without '/'");
+		                         "member 'name' must be non-empty and without '/' or "
+		                         "control characters");
 	if (check_pem_cert(ca, true, "domain_ca", why, sizeof(why)) != VOUCHER_OK ||
 	    (reg && check_url(reg, "registrar_url", why, sizeof(why)) != VOUCHER_OK) ||
 	    (est && check_url(est, "est_url", why, sizeof(why)) != VOUCHER_OK) ||

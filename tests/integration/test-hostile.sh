@@ -1,0 +1,92 @@
+#!/bin/sh
+# The hostile-input matrix (issue 9 item 1): every row of
+# tests/hostile/cases.tsv sent by tests/hostile/driver.py to masad and the
+# cloud registrar (cloudregd) sharing one SQLite store: the exact status,
+# a body that says why, the MASA request log's disposition row where there
+# must be one, no 5xx, the daemons alive after every row (slow, truncated
+# and half-open clients included), and every table but the append-only
+# request log unchanged from before the first row to after the last.
+# Then: the daemons' logs of the whole run hold neither the admin tokens
+# nor any private key.
+. "$top_srcdir/tests/lib/daemon.sh"
+
+D=$TEST_TMP/pki
+"$BRSKI" pki init "$D" --pledges 3 >"$TEST_TMP/pki.out" 2>&1 || { cat "$TEST_TMP/pki.out"; exit 99; }
+jget() {
+	"$PYTHON3" -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[int(k)] if k.isdigit() else v[k]
+print(v)' "$D/pki.json" "$1"
+}
+TOKEN=$(cat "$D/admin-token")
+DAEMON_CACERT=$(jget tls_ca)
+MASA_ADMIN=$(admin_origin "$D/masad.conf")
+CLOUD_ADMIN=$(admin_origin "$D/cloudregd-cloud.conf")
+start_daemon masa "$MASAD" "$D/masad.conf" || fail "masad did not start"
+start_daemon cloud "$CLOUDREGD" "$D/cloudregd-cloud.conf" || fail "cloudregd did not start"
+
+# admin METHOD PATH JSON [TOKEN]: the body in $TEST_TMP/admin.out, prints the status
+admin() {
+	printf '%s' "$3" >"$TEST_TMP/admin.in"
+	curl -s -o "$TEST_TMP/admin.out" -w '%{http_code}' --cacert "$DAEMON_CACERT" \
+		-H "Authorization: Bearer ${4:-$TOKEN}" -H 'Content-Type: application/json' \
+		-X "$1" --data-binary "@$TEST_TMP/admin.in" "$MASA_ADMIN/admin/v1$2"
+}
+jfile() { "$PYTHON3" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$1"; }
+want() { # STATUS CODE WHAT
+	[ "$2" = "$1" ] || { cat "$TEST_TMP/admin.out"; fail "$3: status $2, want $1"; }
+}
+
+# ---- the world the matrix runs against ------------------------------------
+ca=$(jfile "$D/owner-domain-ca.crt")
+want 201 "$(admin POST /owners "{\"name\":\"acme-owner\",\"domain_ca\":$ca,\"registrar_url\":\"$(jget owner.registrar.url)/.well-known/brski/requestvoucher\"}")" "owner acme-owner"
+want 201 "$(admin POST /owners "{\"name\":\"other\",\"domain_ca\":$(jfile "$D/cloud-domain-ca.crt")}")" "owner other"
+want 201 "$(admin POST /devices '{"serial":"pledge-0001","owner":"acme-owner","mode":"redirect"}')" "device pledge-0001"
+want 201 "$(admin POST /devices '{"serial":"pledge-0002","owner":"acme-owner","mode":"redirect"}')" "device pledge-0002"
+want 201 "$(admin POST /devices '{"serial":"pledge-0003"}')" "device pledge-0003 (no owner)"
+tok() { # SCOPE [OWNER]: a new token's text
+	if [ -n "${2:-}" ]; then o=",\"owner\":\"$2\""; else o=; fi
+	want 201 "$(admin POST /tokens "{\"name\":\"t-$1\",\"scope\":\"$1\"$o}")" "token $1"
+	"$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$TEST_TMP/admin.out"
+}
+T_READ=$(tok read)
+T_WRITE=$(tok write)
+T_OWNER=$(tok write acme-owner)
+
+set -- --pki "$D" --work "$TEST_TMP" --db "$D/cloud.db" --brski "$BRSKI" \
+	--url "masa=https://$(ini_get "$D/masad.conf" brski listen)" --url "masa-admin=$MASA_ADMIN" \
+	--url "cloud=$(jget cloud_registrar.url)" --url "cloud-admin=$CLOUD_ADMIN" \
+	--url "cloud-est=$(jget cloud_registrar.est.url)" \
+	--token "read=$T_READ" --token "write=$T_WRITE" --token "owner=$T_OWNER"
+
+# Controls first (they change the store: a voucher is an audit event): the
+# builders make requests the daemons accept, so a refusal in the matrix is
+# the condition of its row and not a broken fixture.
+"$PYTHON3" "$top_srcdir/tests/hostile/driver.py" "$@" --no-store-check \
+	--cases "$top_srcdir/tests/hostile/controls.tsv" >"$TEST_TMP/controls.out" 2>&1 ||
+	{ cat "$TEST_TMP/controls.out"; fail "the controls of the matrix"; }
+
+"$PYTHON3" "$top_srcdir/tests/hostile/driver.py" "$@" \
+	--cases "$top_srcdir/tests/hostile/cases.tsv" >"$TEST_TMP/matrix.out" 2>&1
+rc=$?
+cat "$TEST_TMP/matrix.out"
+[ $rc = 0 ] || fail "the hostile-input matrix"
+
+# ---- no secrets in the logs of the whole run --------------------------------
+stop_daemon masa
+stop_daemon cloud
+for f in "$TEST_TMP/masa.log" "$TEST_TMP/cloud.log"; do
+	[ -s "$f" ] || fail "$f is empty: the log check would prove nothing"
+	for secret in "$TOKEN" "$T_READ" "$T_WRITE" "$T_OWNER"; do
+		grep -qF -- "$secret" "$f" && fail "$f holds an admin token"
+	done
+	grep -q 'PRIVATE KEY' "$f" && fail "$f holds a private key"
+	# the keys' base64 bodies, in case they were logged without markers
+	for k in "$D/masa-sign.key" "$D/masa-tls.key" "$D/cloud-registrar.key"; do
+		line=$(sed -n 2p "$k")
+		grep -qF -- "$line" "$f" && fail "$f holds part of $k"
+	done
+done
+echo "PASS: $(grep -c '^ok' "$TEST_TMP/matrix.out") rows; no token or key in the logs"
+exit 0
