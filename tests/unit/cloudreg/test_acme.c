@@ -271,9 +271,9 @@ static void test_jws(void **state)
 	                    "https://acme.example/acct/7");
 	assert_null(json_object_get(h, "jwk"));
 	assert_int_equal(pay.len, 0);
-	assert_string_equal(json_string_value(json_object_get(
-	                            json_loads(brski_buf_str(&jws), 0, NULL), "payload")),
-	                    "");
+	json_decref(h);
+	h = json_loads(brski_buf_str(&jws), 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(h, "payload")), "");
 	json_decref(h);
 
 	/* RFC 7638 thumbprint: SHA-256 of the canonical JWK, 43 characters */
