@@ -3,9 +3,11 @@
  * disposition in the request log and starts the plain-text answer. */
 #include <config.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -242,6 +244,81 @@ static bool is_cloud_registrar(const struct masa_keys *k, const struct voucher_v
  * with (the signature itself was verified already: only the path is
  * checked here, so the request is not parsed and verified twice). *why is
  * VOUCHER_OK, VOUCHER_E_EXPIRED or VOUCHER_E_UNTRUSTED. */
+/* Successful owner validations, remembered by the SHA-256 of the owner's
+ * domain CA (PEM, as stored) and of the carried chain (DER), until the
+ * earliest notAfter among them: a registrar sends the same chain with
+ * every request, and the full validation (a trust list built from PEM,
+ * certificate imports, a signature verification) cost about a tenth of
+ * masad's CPU per voucher (perf, brski bench masa). A changed domain CA
+ * or chain is a different key; failures are never remembered; revocation
+ * is checked separately on every request (check_revocation). Bounded:
+ * one entry per slot, the newest wins. */
+#define OWNER_CACHE_SLOTS 64
+static struct {
+	uint8_t key[32];
+	time_t until;
+	int used;
+} owner_cache[OWNER_CACHE_SLOTS];
+static pthread_mutex_t owner_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int owner_cache_key(const struct store_owner *o, const struct voucher_verified *v,
+                           uint8_t key[32])
+{
+	gnutls_hash_hd_t h;
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return -1;
+	gnutls_hash(h, o->domain_ca_pem, strlen(o->domain_ca_pem) + 1);
+	for (size_t i = 0; i < v->chain_len; i++) {
+		uint8_t len[4] = {
+		        (uint8_t)(v->chain_der_len[i] >> 24), (uint8_t)(v->chain_der_len[i] >> 16),
+		        (uint8_t)(v->chain_der_len[i] >> 8), (uint8_t)v->chain_der_len[i]};
+		gnutls_hash(h, len, sizeof(len));
+		gnutls_hash(h, v->chain[i], v->chain_der_len[i]);
+	}
+	gnutls_hash_deinit(h, key);
+	return 0;
+}
+
+static int owner_cache_hit(const uint8_t key[32])
+{
+	unsigned slot = key[0] % OWNER_CACHE_SLOTS;
+	int hit;
+	pthread_mutex_lock(&owner_cache_mu);
+	hit = owner_cache[slot].used && memcmp(owner_cache[slot].key, key, 32) == 0 &&
+	      time(NULL) < owner_cache[slot].until;
+	pthread_mutex_unlock(&owner_cache_mu);
+	return hit;
+}
+
+/* Remember a validation that passed, until the earliest notAfter of the
+ * chain and of the domain CA certificates. */
+static void owner_cache_put(const uint8_t key[32], const struct store_owner *o,
+                            gnutls_x509_crt_t *crts, unsigned n)
+{
+	gnutls_x509_crt_t *cas = NULL;
+	unsigned ncas = 0, slot = key[0] % OWNER_CACHE_SLOTS;
+	gnutls_datum_t ca = {(unsigned char *)o->domain_ca_pem, (unsigned)strlen(o->domain_ca_pem)};
+	time_t until = (time_t)-1;
+
+	if (gnutls_x509_crt_list_import2(&cas, &ncas, &ca, GNUTLS_X509_FMT_PEM, 0) < 0)
+		return;
+	for (unsigned i = 0; i < ncas + n; i++) {
+		time_t t = gnutls_x509_crt_get_expiration_time(i < ncas ? cas[i] : crts[i - ncas]);
+		if (t != (time_t)-1 && (until == (time_t)-1 || t < until))
+			until = t;
+	}
+	for (unsigned i = 0; i < ncas; i++)
+		gnutls_x509_crt_deinit(cas[i]);
+	gnutls_free(cas);
+	if (until == (time_t)-1)
+		return;
+	pthread_mutex_lock(&owner_cache_mu);
+	memcpy(owner_cache[slot].key, key, 32);
+	owner_cache[slot].until = until;
+	owner_cache[slot].used = 1;
+	pthread_mutex_unlock(&owner_cache_mu);
+}
+
 static voucher_err owner_validates(const struct store_owner *o, const struct voucher_verified *v,
                                    voucher_err *why)
 {
@@ -251,9 +328,17 @@ static voucher_err owner_validates(const struct store_owner *o, const struct vou
 	unsigned n = 0, status = 0;
 	voucher_err r = VOUCHER_OK;
 
+	uint8_t key[32];
+	int keyed;
+
 	*why = VOUCHER_E_UNTRUSTED;
 	if (!o->domain_ca_pem)
 		return VOUCHER_E_NOT_FOUND;
+	keyed = owner_cache_key(o, v, key) == 0;
+	if (keyed && owner_cache_hit(key)) {
+		*why = VOUCHER_OK;
+		return VOUCHER_OK;
+	}
 	ca.data = (unsigned char *)o->domain_ca_pem;
 	ca.size = (unsigned)strlen(o->domain_ca_pem);
 	if (gnutls_x509_trust_list_init(&tl, 0) < 0)
@@ -280,6 +365,8 @@ static voucher_err owner_validates(const struct store_owner *o, const struct vou
 		*why = status == 0                      ? VOUCHER_OK
 		       : (status & GNUTLS_CERT_EXPIRED) ? VOUCHER_E_EXPIRED
 		                                        : VOUCHER_E_UNTRUSTED;
+	if (*why == VOUCHER_OK && keyed)
+		owner_cache_put(key, o, crts, n);
 out:
 	for (unsigned i = 0; i < n; i++)
 		gnutls_x509_crt_deinit(crts[i]);
