@@ -91,5 +91,6 @@ void bench_rm_tree(const char *dir);
 
 int bench_masa(int argc, char **argv);
 int bench_crypto(int argc, char **argv);
+int bench_store(int argc, char **argv);
 
 #endif
