@@ -48,14 +48,16 @@
 #include "service/log.h"
 #include "service/store.h"
 
-#define PREAUTH_SLOTS 8
-#define PREAUTH_KEEP  3600 /* seconds a valid parent authorization is trusted */
-#define DNS_MAX       253
+#define PREAUTH_SLOTS   8
+#define PREAUTH_KEEP    3600 /* seconds a valid parent authorization is trusted */
+#define PREAUTH_BACKOFF 300  /* seconds without pre-authorization after a refusal */
+#define DNS_MAX         253
 
 struct preauth {
 	char domain[DNS_MAX + 1];
 	char url[ACME_MAX_URL];
 	bool valid;
+	bool published; /* a dns-01 record of ours is (or may be) up for it */
 	int64_t until;
 };
 
@@ -682,6 +684,21 @@ static bool below(const char *name, const char *parent)
 	return n > p + 1 && name[n - p - 1] == '.' && strcasecmp(name + n - p, parent) == 0;
 }
 
+/* After a refusal, no pre-authorization of parent for a while: each job
+ * orders its own names meanwhile. */
+static void preauth_backoff(struct acme_backend *b, struct preauth *slot, const char *parent)
+{
+	pthread_mutex_lock(&b->lock);
+	if (slot) {
+		snprintf(slot->domain, sizeof(slot->domain), "%s", parent);
+		slot->url[0] = '\0';
+		slot->valid = false;
+		slot->published = false;
+		slot->until = now_s() + PREAUTH_BACKOFF;
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
 /* Authorize the owner's subdomain once (RFC 9444 style). Returns false when
  * the job must stop here (res set: the pre-authorization is still being
  * validated); true to go on with the order either way. */
@@ -692,6 +709,7 @@ static bool preauthorize(struct job *j)
 	struct preauth *slot = NULL;
 	char url[ACME_MAX_URL] = "", msg[800];
 	struct acme_authz a;
+	bool published = false;
 	int64_t now = now_s();
 	voucher_err r;
 
@@ -709,12 +727,16 @@ static bool preauthorize(struct job *j)
 		if (!slot && (!b->pre[i].domain[0] || b->pre[i].until < now))
 			slot = &b->pre[i];
 	}
-	if (slot && strcmp(slot->domain, parent) == 0 && slot->valid && slot->until > now) {
+	/* Valid, or refused lately (back-off): nothing to do now. */
+	if (slot && strcmp(slot->domain, parent) == 0 && slot->until > now &&
+	    (slot->valid || !slot->url[0])) {
 		pthread_mutex_unlock(&b->lock);
 		return true;
 	}
-	if (slot && strcmp(slot->domain, parent) == 0)
+	if (slot && strcmp(slot->domain, parent) == 0) {
 		memcpy(url, slot->url, sizeof(url));
+		published = slot->published;
+	}
 	pthread_mutex_unlock(&b->lock);
 
 	for (;;) {
@@ -726,16 +748,23 @@ static bool preauthorize(struct job *j)
 				log_warn("acme: pre-authorization of %s failed, ordering each name "
 				         "(%s)",
 				         parent, msg);
+				preauth_backoff(b, slot, parent);
 				return true;
 			}
 			log_info("acme: pre-authorizing %s: %s", parent, url);
 		}
+		/* An earlier attempt's record is removed once the
+		 * authorization is decided, as for an order's. */
+		if (published)
+			json_object_set_new(j->deployed, url, json_true());
 		st = advance_authz(j, url, NULL, &ra);
+		published = is_deployed(j, url);
 		if (st == STEP_STOPPED) {
 			log_warn("acme: pre-authorization of %s: %s; ordering each name", parent,
 			         j->res->message);
 			memset(j->res, 0, sizeof(*j->res));
-			url[0] = '\0';
+			j->res->status = CREG_CA_RETRY;
+			preauth_backoff(b, slot, parent);
 			break;
 		}
 		if (st == STEP_DONE || now_s() + (ra ? ra : b->poll_s) > j->deadline) {
@@ -744,6 +773,7 @@ static bool preauthorize(struct job *j)
 				snprintf(slot->domain, sizeof(slot->domain), "%s", parent);
 				memcpy(slot->url, url, sizeof(slot->url));
 				slot->valid = st == STEP_DONE;
+				slot->published = published;
 				slot->until = now_s() + PREAUTH_KEEP;
 			}
 			pthread_mutex_unlock(&b->lock);
@@ -849,7 +879,9 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 		r = VOUCHER_OK;
 		goto out;
 	}
-	if ((r = ensure_registered(b, msg, sizeof(msg))) != VOUCHER_OK) {
+	/* The directory first: whether it offers newAuthz decides the flow. */
+	if ((r = acme_directory(b->c, msg, sizeof(msg))) != VOUCHER_OK ||
+	    (r = ensure_registered(b, msg, sizeof(msg))) != VOUCHER_OK) {
 		from_error(&j, r, 0, msg);
 		r = VOUCHER_OK;
 		goto out;

@@ -9,7 +9,9 @@
 #     one dns-01 challenge, and its record is removed afterwards;
 #   - both orders are ready at once (no challenge per pledge name);
 #   - the certificate comes as PKCS#7 because we ask for it (no PEM
-#     conversion), and verifies against the responder's CA.
+#     conversion), and verifies against the responder's CA;
+#   - when the CA refuses the pre-authorization, the order goes on with one
+#     dns-01 authorization per identifier.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/bind.sh"
 
@@ -107,5 +109,19 @@ enroll pledge-0002
 ! grep -q "converting it to PKCS#7" "$TEST_TMP/owner.log" || fail "a PKCS#7 answer was converted"
 grep -q "$BIND_ZONE is pre-authorized" "$TEST_TMP/owner.log" || fail "no pre-authorization logged"
 [ -z "$(bind_txt "_acme-challenge.$BIND_ZONE")" ] || fail "the parent domain's dns-01 record is still published"
+
+# A CA that refuses the pre-authorization (after a restart, so nothing is
+# remembered): the refusal is logged with the CA's problem, and the order
+# goes on with its own dns-01 authorization.
+stop_daemon owner || fail "owner registrar did not stop"
+touch "$TEST_TMP/resp/refuse-newauthz"
+start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar did not restart"
+enroll pledge-0003
+[ "$(count "newAuthz-refused $BIND_ZONE\$")" = 1 ] || fail "the refused newAuthz was not asked exactly once"
+grep -q "pre-authorization of $BIND_ZONE failed, ordering each name (.*urn:ietf:params:acme:error:rejectedIdentifier" \
+	"$TEST_TMP/owner.log" || fail "the refusal was not logged with the CA's problem"
+[ "$(count "newOrder-pending pledge-0003.$BIND_ZONE\$")" = 1 ] || fail "pledge-0003's order did not get its own authorization"
+[ "$(count "challenge-valid pledge-0003.$BIND_ZONE\$")" = 1 ] || fail "pledge-0003's own dns-01 challenge was not validated"
+[ -z "$(bind_txt "_acme-challenge.pledge-0003.$BIND_ZONE")" ] || fail "pledge-0003's dns-01 record is still published"
 echo "responder events: $(tr "\n" ";" <"$TEST_TMP/resp/events")"
 exit 0

@@ -124,6 +124,19 @@ DAEMON_CACERT=$ODCA
 start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar with the ACME backend did not start"
 pebble_root "$TEST_TMP/pebble-root.pem" || fail "no Pebble root"
 
+# ---- the http-01 listener: plain HTTP, key authorizations only ------------
+h01=http://127.0.0.1:$H01_PORT
+body=$(curl -s --max-time 5 "$h01/.well-known/acme-challenge/abc_DEF-1")
+case "$body" in
+abc_DEF-1.???????????????????????????????????????????) ;;
+*) fail "http-01 listener: '$body' is not a key authorization for abc_DEF-1" ;;
+esac
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$h01/.well-known/acme-challenge/a.b")" = 404 ] ||
+	fail "http-01 listener answers a malformed token"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$h01/other")" = 404 ] || fail "http-01 listener serves other paths"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x "$h01/.well-known/acme-challenge/abc")" = 405 ] ||
+	fail "http-01 listener accepts POST"
+
 # ---- http-01 ------------------------------------------------------------
 csr pledge-0001 "$TEST_TMP/c1"
 set -- $(enroll_until pledge-0001 "$TEST_TMP/c1.b64")

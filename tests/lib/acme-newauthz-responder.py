@@ -22,7 +22,11 @@ tests/integration/test-acme-newauthz.sh drives, strictly:
 
 Every decision is appended to the event log (one line each: newAuthz,
 challenge-valid, newOrder-ready, newOrder-pending, finalize, cert-pkcs7,
-cert-pem, badNonce), which the test counts.
+cert-pem, badNonce, newAuthz-refused), which the test counts. While the
+file DIR/refuse-newauthz exists, newAuthz is refused (403
+rejectedIdentifier) and earlier parent authorizations no longer cover
+subdomains, so the client must fall back to one authorization per
+identifier.
 
 usage: acme-newauthz-responder.py DIR DNS_PORT  (writes DIR/port, DIR/ca.pem,
 DIR/tls-ca.pem, DIR/events; serves until killed)
@@ -139,8 +143,13 @@ def new_authz(value):
 
 
 def covered(name):
-    """A valid authorization of name or one of its ancestors."""
+    """A valid authorization of name or one of its ancestors (ancestors
+    count only while pre-authorization is allowed: refusing it also expires
+    the earlier ones)."""
+    refusing = os.path.exists(os.path.join(DIR, "refuse-newauthz"))
     for a in AUTHZ.values():
+        if refusing and name != a["value"]:
+            continue
         if a["status"] == "valid" and (name == a["value"] or name.endswith("." + a["value"])):
             return a
     return None
@@ -238,6 +247,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ident = payload["identifier"]
             if ident.get("type") != "dns":
                 raise Problem(400, "unsupportedIdentifier", "dns only")
+            if os.path.exists(os.path.join(DIR, "refuse-newauthz")):
+                event("newAuthz-refused " + ident["value"])
+                raise Problem(403, "rejectedIdentifier",
+                              "pre-authorization of %s is not allowed" % ident["value"])
             a = new_authz(ident["value"])
             event("newAuthz " + a["value"])
             self.send(201, authz_json(a), headers=[("Location", BASE + "/authz/" + a["id"])])
