@@ -11,7 +11,9 @@
 #   - the certificate comes as PKCS#7 because we ask for it (no PEM
 #     conversion), and verifies against the responder's CA;
 #   - when the CA refuses the pre-authorization, the order goes on with one
-#     dns-01 authorization per identifier.
+#     dns-01 authorization per identifier;
+#   - Retry-After is honoured: a short rateLimited newOrder is retried after
+#     it, a processing order is not polled before it.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/bind.sh"
 
@@ -123,5 +125,17 @@ grep -q "pre-authorization of $BIND_ZONE failed, ordering each name (.*urn:ietf:
 [ "$(count "newOrder-pending pledge-0003.$BIND_ZONE\$")" = 1 ] || fail "pledge-0003's order did not get its own authorization"
 [ "$(count "challenge-valid pledge-0003.$BIND_ZONE\$")" = 1 ] || fail "pledge-0003's own dns-01 challenge was not validated"
 [ -z "$(bind_txt "_acme-challenge.pledge-0003.$BIND_ZONE")" ] || fail "pledge-0003's dns-01 record is still published"
+
+# Retry-After honoured: a short rateLimited on newOrder is sat out and
+# retried once; a processing order is polled no sooner than its
+# Retry-After says.
+touch "$TEST_TMP/resp/ratelimit-once" "$TEST_TMP/resp/slow-finalize"
+enroll pledge-0001
+[ "$(count "rateLimited")" = 1 ] || fail "no rateLimited answer was given"
+grep -q "failed to create the ACME order: urn:ietf:params:acme:error:rateLimited; retrying in 1 s" \
+	"$TEST_TMP/owner.log" || fail "the rateLimited newOrder was not retried after its Retry-After"
+[ "$(count "finalize pledge-0001")" = 2 ] || fail "the second pledge-0001 order was not finalized"
+[ "$(count "early-poll")" = 0 ] || fail "the processing order was polled before its Retry-After ($(count early-poll) times)"
+[ "$(count "cert-pkcs7")" = 4 ] || fail "the slow order's certificate was not downloaded"
 echo "responder events: $(tr "\n" ";" <"$TEST_TMP/resp/events")"
 exit 0

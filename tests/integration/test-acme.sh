@@ -248,6 +248,13 @@ grep -q "^add pledge-0002.$BIND_ZONE " "$TEST_TMP/hook.calls" || fail "the hook 
 grep -q "^del pledge-0002.$BIND_ZONE " "$TEST_TMP/hook.calls" || fail "the hook was not asked to remove the record"
 [ -z "$(bind_txt "_acme-challenge.pledge-0002.$BIND_ZONE")" ] || fail "the dns-01 record is still published"
 echo "dns-01 after kill -9: 1 order, 1 finalize, 1 certificate; $(grep -c . "$TEST_TMP/hook.calls") hook calls"
+# One account for the whole run: its ES256 key and URL are in the store, and
+# the restarted daemons signed with them instead of registering again.
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM acme_account WHERE key_pem LIKE '-----BEGIN PRIVATE KEY-----%' AND kid LIKE 'https://127.0.0.1:$PEBBLE_PORT/%'")" = 1 ] ||
+	fail "the store does not hold the ACME account key and URL"
+[ "$(pebble_count 'There are now 1 accounts')" = 1 ] && [ "$(pebble_count 'There are now 2 accounts')" = 0 ] ||
+	fail "Pebble saw more than one account"
+[ "$(stat -c %a "$DB")" = 600 ] || fail "the store holding the account key is not 0600"
 # Pebble's deliberate bad nonces met on the way (over 20 signed requests
 # at 30%: the chance of meeting none is below 1e-3) were all retried.
 retried=$(grep -c "badNonce from" "$TEST_TMP/owner.log")

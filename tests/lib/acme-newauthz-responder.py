@@ -26,7 +26,11 @@ cert-pem, badNonce, newAuthz-refused), which the test counts. While the
 file DIR/refuse-newauthz exists, newAuthz is refused (403
 rejectedIdentifier) and earlier parent authorizations no longer cover
 subdomains, so the client must fall back to one authorization per
-identifier.
+identifier. The file DIR/ratelimit-once makes the next newOrder fail once
+with 429 rateLimited and Retry-After: 1 (event rateLimited); while
+DIR/slow-finalize exists, finalize leaves the order "processing" with
+Retry-After: 2 for two seconds, and a poll before then is logged as
+early-poll.
 
 usage: acme-newauthz-responder.py DIR DNS_PORT  (writes DIR/port, DIR/ca.pem,
 DIR/tls-ca.pem, DIR/events; serves until killed)
@@ -43,6 +47,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -156,9 +161,9 @@ def covered(name):
 
 
 class Problem(Exception):
-    def __init__(self, status, kind, detail):
+    def __init__(self, status, kind, detail, headers=()):
         super().__init__(detail)
-        self.status, self.kind, self.detail = status, kind, detail
+        self.status, self.kind, self.detail, self.headers = status, kind, detail, headers
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -233,7 +238,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.route()
         except Problem as p:
             self.send(p.status, {"type": "urn:ietf:params:acme:error:" + p.kind,
-                                 "detail": p.detail}, "application/problem+json")
+                                 "detail": p.detail}, "application/problem+json", p.headers)
 
     def route(self):
         key, payload = self.verify()
@@ -279,6 +284,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(200, {"type": "dns-01", "url": BASE + path, "token": a["token"],
                             "status": a["chall"]})
         elif path == "/order" and payload is not None:
+            once = os.path.join(DIR, "ratelimit-once")
+            if os.path.exists(once):
+                os.unlink(once)
+                event("rateLimited")
+                raise Problem(429, "rateLimited", "too many new orders, retry in 1 s",
+                              [("Retry-After", "1")])
             names = [i["value"] for i in payload["identifiers"]]
             auth = [covered(n) for n in names]
             i = b64u(secrets.token_bytes(9))
@@ -298,7 +309,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise Problem(404, "malformed", "no such order")
             if o["status"] == "pending" and all(AUTHZ[a]["status"] == "valid" for a in o["authz"]):
                 o["status"] = "ready"
-            self.send(200, order_json(o))
+            headers = []
+            if o["status"] == "processing":
+                left = o["ready_at"] - time.monotonic()
+                if left > 0:
+                    event("early-poll")
+                    headers = [("Retry-After", "%d" % max(1, round(left)))]
+                else:
+                    o["status"], o["cert"] = "valid", True
+            self.send(200, order_json(o), headers=headers)
         elif path.startswith("/finalize/") and payload is not None:
             o = ORDERS.get(path[10:])
             if not o or o["status"] != "ready":
@@ -317,9 +336,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     .add_extension(sans.value, critical=False)
                     .sign(CA_KEY, hashes.SHA256()))
             CERTS[o["id"]] = [cert, CA]
-            o["status"], o["cert"] = "valid", True
+            headers = [("Location", BASE + "/order/" + o["id"])]
+            if os.path.exists(os.path.join(DIR, "slow-finalize")):
+                o["status"], o["ready_at"] = "processing", time.monotonic() + 2
+                headers.append(("Retry-After", "2"))
+            else:
+                o["status"], o["cert"] = "valid", True
             event("finalize " + " ".join(o["names"]))
-            self.send(200, order_json(o), headers=[("Location", BASE + "/order/" + o["id"])])
+            self.send(200, order_json(o), headers=headers)
         elif path.startswith("/cert/") and payload is None:
             chain = CERTS.get(path[6:])
             if not chain:
