@@ -345,15 +345,21 @@ def builders(env, ids):
 # ---- the wire -----------------------------------------------------------------
 
 
-def connect(url, client, ids, ctx_opts=None):
+CONTEXTS = {}
+
+
+def connect(url, client, ids):
     assert url.startswith("https://")
     hostport = url[len("https://"):].rstrip("/")
     host, port = hostport.rsplit(":", 1)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # the server's identity is not what is tested here
-    if client and client != "none":
-        ctx.load_cert_chain(ids[client][0], ids[client][1])
+    ctx = CONTEXTS.get(client)
+    if not ctx:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE  # the server's identity is not what is tested here
+        if client and client != "none":
+            ctx.load_cert_chain(ids[client][0], ids[client][1])
+        CONTEXTS[client] = ctx
     raw = socket.create_connection((host, int(port)), timeout=TIMEOUT)
     return ctx.wrap_socket(raw, server_hostname=host), host
 
@@ -492,11 +498,13 @@ def main():
         cases = [c for c in cases if c["id"] == args.only]
     # build every body first: the store is compared around the requests only
     bodies = {}
+    t_build = time.monotonic()
     for c in cases:
         if c["builder"] not in build:
             sys.exit("line %d: no builder '%s'" % (c["line"], c["builder"]))
         if c["builder"] not in bodies:
             bodies[c["builder"]] = build[c["builder"]]()
+    print("built %d request bodies in %.1f s" % (len(bodies), time.monotonic() - t_build))
     before = dump_store(args.db)
     passed = failed = 0
     for c in cases:

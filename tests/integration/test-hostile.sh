@@ -40,10 +40,10 @@ want() { # STATUS CODE WHAT
 
 # ---- the world the matrix runs against ------------------------------------
 ca=$(jfile "$D/owner-domain-ca.crt")
-want 201 "$(admin POST /owners "{\"name\":\"acme-owner\",\"domain_ca\":$ca,\"registrar_url\":\"$(jget owner.registrar.url)/.well-known/brski/requestvoucher\"}")" "owner acme-owner"
+want 201 "$(admin POST /owners "{\"name\":\"acme-owner\",\"domain_ca\":$ca,\"registrar_url\":\"$(jget owner.registrar.url)/.well-known/brski/requestvoucher\",\"enroll_here\":true}")" "owner acme-owner"
 want 201 "$(admin POST /owners "{\"name\":\"other\",\"domain_ca\":$(jfile "$D/cloud-domain-ca.crt")}")" "owner other"
 want 201 "$(admin POST /devices '{"serial":"pledge-0001","owner":"acme-owner","mode":"redirect"}')" "device pledge-0001"
-want 201 "$(admin POST /devices '{"serial":"pledge-0002","owner":"acme-owner","mode":"redirect"}')" "device pledge-0002"
+want 201 "$(admin POST /devices '{"serial":"pledge-0002","owner":"acme-owner","mode":"enroll-here"}')" "device pledge-0002"
 want 201 "$(admin POST /devices '{"serial":"pledge-0003"}')" "device pledge-0003 (no owner)"
 tok() { # SCOPE [OWNER]: a new token's text
 	if [ -n "${2:-}" ]; then o=",\"owner\":\"$2\""; else o=; fi
