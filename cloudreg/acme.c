@@ -1153,8 +1153,9 @@ voucher_err acme_new_order(struct acme_client *c, const char *const *dns, size_t
 		goto out;
 	}
 	e = order_from_json(j, o, err, errlen);
-	o->retry_after = r.retry_after;
 out:
+	/* Also on failure: a rate limit's Retry-After tells the caller when. */
+	o->retry_after = r.retry_after;
 	free(body);
 	json_decref(j);
 	json_decref(p);
@@ -1187,8 +1188,9 @@ voucher_err acme_get_order(struct acme_client *c, const char *url, struct acme_o
 		goto out;
 	}
 	e = order_from_json(j, o, err, errlen);
-	o->retry_after = r.retry_after;
 out:
+	/* Also on failure: a rate limit's Retry-After tells the caller when. */
+	o->retry_after = r.retry_after;
 	json_decref(j);
 	resp_free(&r);
 	pthread_mutex_unlock(&c->lock);
@@ -1314,8 +1316,9 @@ voucher_err acme_finalize(struct acme_client *c, struct acme_order *o, const uin
 		goto out;
 	}
 	e = order_from_json(j, o, err, errlen);
-	o->retry_after = r.retry_after;
 out:
+	/* Also on failure: a rate limit's Retry-After tells the caller when. */
+	o->retry_after = r.retry_after;
 	free(body);
 	json_decref(j);
 	json_decref(p);

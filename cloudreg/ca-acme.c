@@ -864,7 +864,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 {
 	struct acme_backend *b = backend;
 	struct job j = {.b = b, .req = req, .res = res};
-	struct acme_order o;
+	struct acme_order o = {0};
 	struct brski_buf p7;
 	char msg[800], serr[STORE_ERRLEN];
 	voucher_err r;
@@ -896,7 +896,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 	if (j.row.order_url) {
 		r = acme_get_order(b->c, j.row.order_url, &o, msg, sizeof(msg));
 		if (r != VOUCHER_OK) {
-			from_error(&j, r, 0, msg);
+			from_error(&j, r, o.retry_after, msg);
 			r = VOUCHER_OK;
 			goto out;
 		}
@@ -909,7 +909,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 		}
 		r = acme_new_order(b->c, (const char *const *)j.dns, j.n_dns, &o, msg, sizeof(msg));
 		if (r != VOUCHER_OK) {
-			from_error(&j, r, 0, msg);
+			from_error(&j, r, o.retry_after, msg);
 			r = VOUCHER_OK;
 			goto out;
 		}
@@ -959,7 +959,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 				break;
 			}
 			if (r != VOUCHER_OK) {
-				from_error(&j, r, 0, msg);
+				from_error(&j, r, o.retry_after, msg);
 				goto done;
 			}
 			log_info("acme: job %lld: finalized %s (%s)", (long long)req->job_id, o.url,
@@ -1005,7 +1005,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 			sleep_s(delay);
 		}
 		if ((r = acme_get_order(b->c, o.url, &o, msg, sizeof(msg))) != VOUCHER_OK) {
-			from_error(&j, r, 0, msg);
+			from_error(&j, r, o.retry_after, msg);
 			goto done;
 		}
 	}

@@ -85,6 +85,7 @@ enroll() { # SERIAL: a fresh key and CSR, simpleenroll until not 202; cert in $T
 		[ "$st" = 202 ] || break
 		n=$((n + 1))
 		[ $n -lt 60 ] || fail "$1: still 202 after 60 retries"
+		hdr Retry-After >>"$TEST_TMP/retry-after"
 		sleep "$(hdr Retry-After)"
 	done
 	[ "$st" = 200 ] || fail "$1: simpleenroll $st $(cat "$TEST_TMP/b")"
@@ -131,11 +132,21 @@ grep -q "pre-authorization of $BIND_ZONE failed, ordering each name (.*urn:ietf:
 # Retry-After says.
 touch "$TEST_TMP/resp/ratelimit-once" "$TEST_TMP/resp/slow-finalize"
 enroll pledge-0001
-[ "$(count "rateLimited")" = 1 ] || fail "no rateLimited answer was given"
+[ "$(count "rateLimited 1")" = 1 ] || fail "no rateLimited answer was given"
 grep -q "failed to create the ACME order: urn:ietf:params:acme:error:rateLimited; retrying in 1 s" \
 	"$TEST_TMP/owner.log" || fail "the rateLimited newOrder was not retried after its Retry-After"
 [ "$(count "finalize pledge-0001")" = 2 ] || fail "the second pledge-0001 order was not finalized"
 [ "$(count "early-poll")" = 0 ] || fail "the processing order was polled before its Retry-After ($(count early-poll) times)"
 [ "$(count "cert-pkcs7")" = 4 ] || fail "the slow order's certificate was not downloaded"
+# A longer rate limit is not sat out by a worker: the job waits, and the
+# pledge is told to come back when the CA said (Retry-After 7 > 5 s).
+rm -f "$TEST_TMP/resp/slow-finalize" "$TEST_TMP/retry-after"
+touch "$TEST_TMP/resp/ratelimit-long"
+enroll pledge-0002
+[ "$(count "rateLimited 7")" = 1 ] || fail "no long rateLimited answer was given"
+grep -q "rateLimited: too many new orders, retry in 7 s; next attempt in 7 s" "$TEST_TMP/owner.log" ||
+	fail "the job was not put off by the CA's Retry-After"
+sort -n "$TEST_TMP/retry-after" | tail -1 | grep -qx '[67]' ||
+	fail "the pledge was not told to wait as long as the CA asked: $(tr '\n' ' ' <"$TEST_TMP/retry-after")"
 echo "responder events: $(tr "\n" ";" <"$TEST_TMP/resp/events")"
 exit 0

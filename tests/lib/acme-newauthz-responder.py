@@ -27,7 +27,8 @@ file DIR/refuse-newauthz exists, newAuthz is refused (403
 rejectedIdentifier) and earlier parent authorizations no longer cover
 subdomains, so the client must fall back to one authorization per
 identifier. The file DIR/ratelimit-once makes the next newOrder fail once
-with 429 rateLimited and Retry-After: 1 (event rateLimited); while
+with 429 rateLimited and Retry-After: 1 (event "rateLimited 1"), the file
+DIR/ratelimit-long the same with Retry-After: 7 ("rateLimited 7"); while
 DIR/slow-finalize exists, finalize leaves the order "processing" with
 Retry-After: 2 for two seconds, and a poll before then is logged as
 early-poll.
@@ -284,12 +285,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(200, {"type": "dns-01", "url": BASE + path, "token": a["token"],
                             "status": a["chall"]})
         elif path == "/order" and payload is not None:
-            once = os.path.join(DIR, "ratelimit-once")
-            if os.path.exists(once):
-                os.unlink(once)
-                event("rateLimited")
-                raise Problem(429, "rateLimited", "too many new orders, retry in 1 s",
-                              [("Retry-After", "1")])
+            for name, wait in (("ratelimit-once", 1), ("ratelimit-long", 7)):
+                once = os.path.join(DIR, name)
+                if os.path.exists(once):
+                    os.unlink(once)
+                    event("rateLimited %d" % wait)
+                    raise Problem(429, "rateLimited", "too many new orders, retry in %d s" % wait,
+                                  [("Retry-After", str(wait))])
             names = [i["value"] for i in payload["identifiers"]]
             auth = [covered(n) for n in names]
             i = b64u(secrets.token_bytes(9))
