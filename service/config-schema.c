@@ -123,6 +123,7 @@ static const struct svc_cfg_item est_items[] = {
          {"", "basic_user", NULL}, NULL},
         {"csrattrs_oids", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, NULL},
         {"reenroll_ca", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, NONE, NULL},
+        {"serverkeygen", SVC_CFG_BOOL, 0, 0, "false", NULL, 0, NONE, NULL},
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 
@@ -206,10 +207,10 @@ static const struct svc_cfg_item acme_items[] = {
 
 /* service/ratelimit.c: token buckets per address, certificate and serial */
 static const struct svc_cfg_item limits_items[] = {
-        {"address_rate", SVC_CFG_INT, 0, 1000000, "1000", NULL, 0, NONE, NULL},
-        {"address_burst", SVC_CFG_INT, 1, 1000000, "2000", NULL, 0, NONE, NULL},
-        {"cert_rate", SVC_CFG_INT, 0, 1000000, "1000", NULL, 0, NONE, NULL},
-        {"cert_burst", SVC_CFG_INT, 1, 1000000, "2000", NULL, 0, NONE, NULL},
+        {"address_rate", SVC_CFG_INT, 0, 1000000, "10000", NULL, 0, NONE, NULL},
+        {"address_burst", SVC_CFG_INT, 1, 1000000, "20000", NULL, 0, NONE, NULL},
+        {"cert_rate", SVC_CFG_INT, 0, 1000000, "10000", NULL, 0, NONE, NULL},
+        {"cert_burst", SVC_CFG_INT, 1, 1000000, "20000", NULL, 0, NONE, NULL},
         {"serial_rate", SVC_CFG_INT, 0, 1000000, "10", NULL, 0, NONE, NULL},
         {"serial_burst", SVC_CFG_INT, 1, 1000000, "20", NULL, 0, NONE, NULL},
         {"max_keys", SVC_CFG_INT, 1024, 16777216, "65536", NULL, 0, NONE, NULL},

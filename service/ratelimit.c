@@ -121,11 +121,13 @@ bool svc_ratelimit_take_at(struct svc_ratelimit *rl, const void *key, size_t len
 	b = find(rl, key_hash(rl->seed, key, len), now_ms);
 	if (now_ms > b->last_ms) {
 		/* rate tokens per period: rate*1000 milli-tokens per period_ms;
-		 * a gap long enough to fill any bucket is cut short so the
-		 * product cannot overflow. */
+		 * a gap longer than it takes to fill the bucket from empty is
+		 * cut to that, so the product below stays far from overflow
+		 * (at most period_ms * burst * 1000 + rate * 1000). */
 		uint64_t gap = now_ms - b->last_ms;
-		if (gap > period_ms * rl->burst)
-			gap = period_ms * rl->burst;
+		uint64_t fill_ms = period_ms * rl->burst / rl->rate + 1;
+		if (gap > fill_ms)
+			gap = fill_ms;
 		uint64_t add = gap * rl->rate * 1000 / period_ms;
 		b->milli_tokens = b->milli_tokens + add > full ? full : b->milli_tokens + add;
 		/* Move the clock of the bucket by the time those tokens took,

@@ -66,6 +66,21 @@ static void test_slow_rate_retry_after(void **state)
 	svc_ratelimit_free(rl);
 }
 
+static void test_extremes(void **state)
+{
+	struct svc_ratelimit *rl;
+	unsigned ra = 0;
+
+	(void)state;
+	/* the largest configurable rate and burst over the longest period,
+	 * after a very long quiet time: full, not wrapped around */
+	assert_int_equal(svc_ratelimit_new(1000000, 3600, 1000000, 1024, &rl), VOUCHER_OK);
+	assert_true(take(rl, "k", 0, &ra));
+	for (int i = 0; i < 1000; i++)
+		assert_true(take(rl, "k", UINT64_MAX / 2, &ra));
+	svc_ratelimit_free(rl);
+}
+
 static void test_unlimited_and_invalid(void **state)
 {
 	struct svc_ratelimit *rl;
@@ -164,6 +179,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_burst_and_refill),
 	        cmocka_unit_test(test_slow_rate_retry_after),
+	        cmocka_unit_test(test_extremes),
 	        cmocka_unit_test(test_unlimited_and_invalid),
 	        cmocka_unit_test(test_full_table),
 	        cmocka_unit_test(test_configured),
