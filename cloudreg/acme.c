@@ -951,6 +951,17 @@ static voucher_err post(struct acme_client *c, const char *url, const char *payl
 			          what, url, tries);
 			continue;
 		}
+		if (!use_jwk && problem_is(prob, "accountDoesNotExist")) {
+			/* The CA forgot the account (a test CA restarted, an
+			 * operator deleted it): register the key again on the
+			 * next attempt instead of failing every job for good. */
+			log_warn("acme: the account %s is unknown to %s; registering again", c->kid,
+			         c->directory);
+			free(c->kid);
+			c->kid = NULL;
+			e = VOUCHER_E_UNAUTHENTICATED;
+			break;
+		}
 		if (e == VOUCHER_EAGAIN && r->retry_after <= ACME_SHORT_WAIT && tries <= 2) {
 			log_info("acme: %s: %s; retrying in %u s", what, prob->type,
 			         r->retry_after ? r->retry_after : 1);
@@ -1180,8 +1191,11 @@ voucher_err acme_get_order(struct acme_client *c, const char *url, struct acme_o
 	pthread_mutex_lock(&c->lock);
 	resp_init(&r, c);
 	if ((e = post(c, o->url, NULL, false, NULL, "failed to read the ACME order", &r, NULL, err,
-	              errlen)) != VOUCHER_OK)
+	              errlen)) != VOUCHER_OK) {
+		if (r.status == 404)
+			e = VOUCHER_E_NOT_FOUND; /* the CA lost it: the caller may order anew */
 		goto out;
+	}
 	if (!(j = parse_object(&r))) {
 		errf(err, errlen, "the ACME order %s is not a JSON object", o->url);
 		e = VOUCHER_E_MALFORMED;

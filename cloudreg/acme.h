@@ -23,6 +23,10 @@
  *   VOUCHER_EAGAIN       rate limited for longer than we wait (temporary;
  *                        *retry_after says how long, when the call has one)
  *   VOUCHER_E_CONFLICT   finalize: the order is not ready (orderNotReady)
+ *   VOUCHER_E_NOT_FOUND  acme_get_order: the server does not know the order (404)
+ *   VOUCHER_E_UNAUTHENTICATED  the server does not know the account
+ *                        (accountDoesNotExist): the kid is dropped, so the
+ *                        next acme_register creates the account again
  *   VOUCHER_E_MALFORMED  an answer that is not what RFC 8555 describes
  *   VOUCHER_E_CRYPTO, VOUCHER_E_KEY, VOUCHER_ENOMEM
  */

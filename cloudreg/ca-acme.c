@@ -895,14 +895,24 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 		goto out;
 	if (j.row.order_url) {
 		r = acme_get_order(b->c, j.row.order_url, &o, msg, sizeof(msg));
-		if (r != VOUCHER_OK) {
+		if (r == VOUCHER_E_NOT_FOUND) {
+			/* The CA no longer knows the order (it lost its state):
+			 * it can never complete, so this is the one case where
+			 * the job gets a new order. */
+			log_warn("acme: job %lld: order %s is gone at the CA (%s); ordering again",
+			         (long long)req->job_id, j.row.order_url, msg);
+			json_object_clear(j.deployed);
+			store_acme_order_clear(&j.row);
+		} else if (r != VOUCHER_OK) {
 			from_error(&j, r, o.retry_after, msg);
 			r = VOUCHER_OK;
 			goto out;
+		} else {
+			log_info("acme: job %lld: resuming order %s (%s)", (long long)req->job_id,
+			         o.url, acme_status_name(o.status));
 		}
-		log_info("acme: job %lld: resuming order %s (%s)", (long long)req->job_id, o.url,
-		         acme_status_name(o.status));
-	} else {
+	}
+	if (!j.row.order_url) {
 		if (!preauthorize(&j)) {
 			r = VOUCHER_OK;
 			goto out;

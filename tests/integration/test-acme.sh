@@ -255,6 +255,18 @@ echo "dns-01 after kill -9: 1 order, 1 finalize, 1 certificate; $(grep -c . "$TE
 [ "$(pebble_count 'There are now 1 accounts')" = 1 ] && [ "$(pebble_count 'There are now 2 accounts')" = 0 ] ||
 	fail "Pebble saw more than one account"
 [ "$(stat -c %a "$DB")" = 600 ] || fail "the store holding the account key is not 0600"
+# ---- a CA that forgot our account (Pebble restarted) -------------------
+# The stored account URL is refused (accountDoesNotExist); the key is
+# registered again, the new URL stored, and the enrollment succeeds.
+pebble_restart || fail "Pebble did not restart"
+csr pledge-0003 "$TEST_TMP/c3"
+set -- $(enroll_until pledge-0003 "$TEST_TMP/c3.b64")
+[ "$1" = 200 ] || fail "enrollment after Pebble forgot the account: $1 $(cat "$TEST_TMP/b")"
+grep -q "is unknown to $PEBBLE_DIRECTORY; registering again" "$TEST_TMP/owner.log" ||
+	fail "the lost account was not noticed"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM acme_account WHERE kid LIKE 'https://127.0.0.1:$PEBBLE_PORT/%'")" = 1 ] ||
+	fail "the new account URL is not in the store"
+
 # Pebble's deliberate bad nonces met on the way (over 20 signed requests
 # at 30%: the chance of meeting none is below 1e-3) were all retried.
 retried=$(grep -c "badNonce from" "$TEST_TMP/owner.log")

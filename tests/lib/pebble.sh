@@ -8,6 +8,7 @@
 #                             # PEBBLE_LOG
 #   pebble_count PATTERN      # how many log lines match (grep -c)
 #   pebble_root FILE          # write the root that issued the certificates
+#   pebble_restart            # the same Pebble again, with no accounts or orders
 #   pebble_stop               # also run on exit (see below)
 #
 # Pebble listens on 127.0.0.1 at a free port with a TLS certificate made
@@ -119,6 +120,20 @@ pebble_count() {
 pebble_root() {
 	curl -sf --max-time 5 --cacert "$PEBBLE_CA" -o "$1" \
 		"https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0"
+}
+
+# Stop Pebble and start it again on the same ports with the same TLS
+# certificate: a CA that forgot every account and order (Pebble keeps them
+# in memory only). The log goes on in the same file.
+pebble_restart() {
+	[ -n "$PEBBLE_DIR" ] || { pebble__fail "pebble_restart before pebble_start"; return 1; }
+	kill -TERM "$PEBBLE_PID" 2>/dev/null
+	wait "$PEBBLE_PID" 2>/dev/null
+	set -- -config "$PEBBLE_DIR/pebble-config.json"
+	[ -z "${PEBBLE_DNS:-}" ] || set -- "$@" -dnsserver "$PEBBLE_DNS"
+	PEBBLE_VA_NOSLEEP=${PEBBLE_VA_NOSLEEP:-1} "$PEBBLE_BIN" "$@" >>"$PEBBLE_LOG" 2>&1 &
+	PEBBLE_PID=$!
+	pebble_wait_ready || { pebble__fail "Pebble did not come back on $PEBBLE_DIRECTORY"; return 1; }
 }
 
 pebble_start() {
