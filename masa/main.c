@@ -48,6 +48,7 @@ static voucher_err masa_init(struct svc_daemon *d, void **app, char *err, size_t
 		masa_app_free(a);
 		return r;
 	}
+	svc_http_set_refusal_hook(masa_log_refusal);
 	*app = a;
 	return VOUCHER_OK;
 }

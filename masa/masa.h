@@ -187,6 +187,10 @@ extern const struct svc_route masa_brski_routes[];
 extern const size_t masa_n_brski_routes;
 voucher_err masa_handle_requestvoucher(const struct svc_req *req, struct svc_resp *resp);
 voucher_err masa_handle_requestauditlog(const struct svc_req *req, struct svc_resp *resp);
+/* The HTTP layer's refusals (413, 429) of the voucher endpoints, into the
+ * request log (svc_http_set_refusal_hook). */
+void masa_log_refusal(const char *listener, const struct svc_req *req, unsigned status,
+                      const char *disposition, const char *reason);
 
 /* Check, sign, log and answer a registrar voucher-request. accept may be
  * NULL. On success resp holds the

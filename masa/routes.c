@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "masa/masa.h"
+#include "service/daemon.h"
 #include "service/log.h"
 
 static char *hex(const uint8_t *p, size_t n)
@@ -264,6 +265,29 @@ out:
 	masa_rvr_clear(&r);
 	masa_app_put_keys(app, k);
 	return e;
+}
+
+void masa_log_refusal(const char *listener, const struct svc_req *req, unsigned status,
+                      const char *disposition, const char *reason)
+{
+	struct store_vreq v = {0};
+	char err[STORE_ERRLEN], text[400];
+	const char *ep = strrchr(req->path, '/');
+	voucher_err e;
+
+	/* Only the voucher endpoints keep a request log. */
+	if (strcmp(listener, "brski") != 0 || !req->daemon)
+		return;
+	snprintf(text, sizeof(text), "%s: %s", ep ? ep + 1 : req->path, reason);
+	v.request_id = (char *)(req->request_id ? req->request_id : "");
+	v.peer = (char *)(req->peer_addr ? req->peer_addr : "");
+	v.media_type = (char *)svc_req_header(req, "Content-Type");
+	v.disposition = (char *)disposition;
+	v.status = (int)status;
+	v.detail = text;
+	e = store_vreq_log(svc_daemon_store(req->daemon), &v, err, sizeof(err));
+	if (e != VOUCHER_OK)
+		log_err_r(e, "failed to log voucher-request %s (%s)", v.request_id, err);
 }
 
 const struct svc_route masa_brski_routes[] = {

@@ -364,6 +364,32 @@ static enum MHD_Result answer(struct MHD_Connection *conn, struct req_state *st,
 	return ret;
 }
 
+static svc_refusal_hook refusal_hook;
+
+void svc_http_set_refusal_hook(svc_refusal_hook hook)
+{
+	refusal_hook = hook;
+}
+
+/* Tell the application about a refusal of the HTTP layer on one of its
+ * routes (the body has not reached the handler). */
+static void refused(struct svc_http *h, const struct svc_req *req, struct svc_resp *resp,
+                    const char *disposition)
+{
+	unsigned status = 0;
+	char allow[128], reason[256];
+	size_t n = resp->body.len < sizeof(reason) - 1 ? resp->body.len : sizeof(reason) - 1;
+
+	if (!refusal_hook || svc_route_find(h->routes, h->n_routes, req->method, req->path, &status,
+	                                    allow, sizeof(allow)) < 0)
+		return;
+	memcpy(reason, resp->body.data ? (const char *)resp->body.data : "", n);
+	while (n && reason[n - 1] == '\n')
+		n--;
+	reason[n] = '\0';
+	refusal_hook(h->name, req, resp->status, disposition, reason);
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -414,6 +440,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 			snprintf(ra, sizeof(ra), "%u", retry);
 			svc_resp_text(&resp, 429, "%s; retry in %u s", why, retry);
 			svc_resp_header(&resp, "Retry-After", ra);
+			refused(h, &req, &resp, "rate-limited");
 			return answer(conn, st, &resp);
 		}
 		if (!svc_route_check_peer(&req, h->client_cert == SVC_CLIENT_CERT_REQUIRE, &resp))
@@ -427,6 +454,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 			svc_resp_text(&resp, 413,
 			              "request body of %llu bytes is over the limit of %zu bytes",
 			              (unsigned long long)clen, h->max_body);
+			refused(h, &req, &resp, "too-large");
 			return answer(conn, st, &resp);
 		}
 		st->route = svc_route_find(h->routes, h->n_routes, method, url, &status, allow,
@@ -462,12 +490,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES;
 	}
 	svc_resp_init(&resp);
+	build_req(st, &req, method, url);
 	if (st->too_large) {
 		svc_resp_text(&resp, 413, "request body is over the limit of %zu bytes",
 		              h->max_body);
+		refused(h, &req, &resp, "too-large");
 		return answer(conn, st, &resp);
 	}
-	build_req(st, &req, method, url);
 	voucher_err r = svc_route_call(&h->routes[st->route], &req, &resp);
 	/* Failures of the store and of upstream peers are counted where they
 	 * become statuses, so handlers need not remember to. */

@@ -83,6 +83,13 @@ done
 [ "$limited" = 4 ] || fail "the certificate limit (burst 3) refused request ${limited:-none}, want 4"
 grep -q 'too many requests with this client certificate' "$TEST_TMP/b" || fail "429 body: $(cat "$TEST_TMP/b")"
 grep -qi '^retry-after: [1-9]' "$TEST_TMP/h" || fail "certificate 429 without Retry-After"
+# the refusal is in the MASA's request log, under its request id
+rid=$(tr -d '\r' <"$TEST_TMP/h" | awk -F': ' 'tolower($1) == "x-request-id" {print $2}')
+disp=$("$PYTHON3" -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print(c.execute("SELECT disposition, status FROM voucher_requests WHERE request_id = ?",
+                (sys.argv[2],)).fetchall())' "$(ini_get "$conf" daemon database)" "$rid")
+[ "$disp" = "[('rate-limited', 429)]" ] || fail "request log for the 429 ($rid): $disp"
 # shellcheck disable=SC2046
 code=$(get "$BRSKI_URL/.well-known/brski/requestvoucher" -X POST -H 'Content-Type: text/plain' \
 	--data x $(cert cloud-registrar) --interface 127.0.0.3)
