@@ -15,7 +15,10 @@
 #     order: exactly one order, one finalize and one certificate at Pebble;
 #     the TXT record is removed afterwards;
 #   - the hook refuses names outside its zone, and BIND refuses the key
-#     outside that zone.
+#     outside that zone;
+#   - a CA that lost its state (Pebble restarted): the account is registered
+#     again; a job whose pending order the CA forgot gets a new order;
+#   - one account, kept in the store, and one reused connection.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/bind.sh"
 . "$top_srcdir/tests/lib/pebble.sh"
@@ -266,6 +269,34 @@ grep -q "is unknown to $PEBBLE_DIRECTORY; registering again" "$TEST_TMP/owner.lo
 	fail "the lost account was not noticed"
 [ "$(sqlite3 "$DB" "SELECT count(*) FROM acme_account WHERE kid LIKE 'https://127.0.0.1:$PEBBLE_PORT/%'")" = 1 ] ||
 	fail "the new account URL is not in the store"
+
+# A pending order the CA then forgets (kill -9 while the hook blocks, Pebble
+# restarted): the resumed job finds its order gone (404) and orders again.
+rm -f "$TEST_TMP/hook.blocked"
+touch "$TEST_TMP/hook.block"
+csr pledge-0004 "$TEST_TMP/c4"
+st=$(enroll_once pledge-0004 "$TEST_TMP/c4.b64")
+[ "$st" = 202 ] || fail "pledge-0004 first request: $st, want 202"
+i=0
+while [ ! -s "$TEST_TMP/hook.blocked" ]; do
+	i=$((i + 1))
+	[ $i -lt 200 ] || fail "the dns-01 hook was not called for pledge-0004"
+	sleep 0.1
+done
+lost=$(sqlite3 "$DB" "SELECT o.order_url FROM acme_orders o JOIN enroll_jobs j ON j.id = o.job_id WHERE j.serial = 'pledge-0004'")
+[ -n "$lost" ] || fail "no stored order for pledge-0004"
+kill -9 "$(daemon_pid owner)"
+wait "$(daemon_pid owner)" 2>/dev/null
+eval "DAEMON_PID_owner="
+rm -f "$TEST_TMP/hook.block"
+echo go >"$HOOK_FIFO"
+pebble_restart || fail "Pebble did not restart"
+start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar did not restart"
+set -- $(enroll_until pledge-0004 "$TEST_TMP/c4.b64")
+[ "$1" = 200 ] || fail "enrollment after the CA lost the order: $1 $(cat "$TEST_TMP/b")"
+grep -q "order $lost is gone at the CA" "$TEST_TMP/owner.log" || fail "the lost order was not noticed"
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM acme_orders o JOIN enroll_jobs j ON j.id = o.job_id WHERE j.serial = 'pledge-0004'")" = 2 ] ||
+	fail "the job does not have exactly its lost and its new order"
 
 # Pebble's deliberate bad nonces met on the way (over 20 signed requests
 # at 30%: the chance of meeting none is below 1e-3) were all retried.
