@@ -3,14 +3,14 @@
 # CA, enrollment jobs; first_wait_ms = 0 so every new CSR becomes a job
 # answered 202) is killed with SIGKILL at a random point while 4 pledges
 # post fresh CSRs and poll them, then restarted, for CRASH_ITERATIONS rounds
-# (default 10). After each restart every CSR of the round enrolls (each job
+# (default 10; 5 in the sanitizer build). After each restart every CSR of the round enrolls (each job
 # completes) and a retry returns the same certificate as every earlier 200
 # for that CSR, before and after the crash; at the end no job is left
 # pending, running or failed, and each CSR has one cached certificate.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/robust.sh"
 
-ITER=${CRASH_ITERATIONS:-10}
+[ $ROBUST_SANITIZED = 1 ] && ITER=${CRASH_ITERATIONS:-5} || ITER=${CRASH_ITERATIONS:-10}
 MIN_MS=${CRASH_MIN_MS:-20}
 MAX_MS=${CRASH_MAX_MS:-800}
 NPLEDGES=4

@@ -2,14 +2,14 @@
 # Crash safety of voucher issuance: masad is killed with SIGKILL at a random
 # point (CRASH_MIN_MS..CRASH_MAX_MS after the first answer) while 8 clients
 # send registrar voucher-requests for distinct pledges, then restarted, for
-# CRASH_ITERATIONS rounds (default 20). Afterwards nothing may be lost: every
+# CRASH_ITERATIONS rounds (default 20; 10 in the sanitizer build). Afterwards nothing may be lost: every
 # voucher a client received has its request-log row (by X-Request-Id) with
 # disposition accepted, every accepted row has its audit event (per serial,
 # audit events >= accepted rows), and the restarted daemon answers.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/robust.sh"
 
-ITER=${CRASH_ITERATIONS:-20}
+[ $ROBUST_SANITIZED = 1 ] && ITER=${CRASH_ITERATIONS:-10} || ITER=${CRASH_ITERATIONS:-20}
 MIN_MS=${CRASH_MIN_MS:-20}
 MAX_MS=${CRASH_MAX_MS:-600}
 NPLEDGES=8

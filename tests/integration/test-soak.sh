@@ -15,11 +15,10 @@
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/robust.sh"
 
-if grep -q '^SAN_FLAGS = .*address' "$top_builddir/Makefile" 2>/dev/null; then
-	SANITIZED=1
+SANITIZED=$ROBUST_SANITIZED
+if [ $SANITIZED = 1 ]; then
 	SECONDS_RUN=${SOAK_SECONDS:-20}
 else
-	SANITIZED=0
 	SECONDS_RUN=${SOAK_SECONDS:-60}
 fi
 CLIENTS=${SOAK_CLIENTS:-64}

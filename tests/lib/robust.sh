@@ -17,7 +17,11 @@
 #                               every page of a paged masad admin listing,
 #                               items concatenated into the JSON array OUT
 #   robust_load ARGS...         tests/lib/load.py with $PYTHON3
+#   ROBUST_SANITIZED            1 in the ASan/UBSan build (the tests run
+#                               fewer rounds there: every request is slower)
 D=$TEST_TMP/pki
+ROBUST_SANITIZED=0
+grep -q '^SAN_FLAGS = .*address' "$top_builddir/Makefile" 2>/dev/null && ROBUST_SANITIZED=1
 
 robust_jget() {
 	"$PYTHON3" -c 'import json,sys
