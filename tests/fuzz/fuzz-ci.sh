@@ -19,6 +19,12 @@ build=${1:-$src/build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
+if [ ! -x "$src/configure" ] || [ "$src/configure.ac" -nt "$src/configure" ]; then
+	(cd "$src" && ./autogen.sh >/dev/null 2>&1) || {
+		echo "fuzz-ci: autogen.sh failed" >&2
+		exit 99
+	}
+fi
 mkdir -p "$build" || exit 99
 build=$(cd "$build" && pwd)
 if [ ! -f "$build/Makefile" ]; then
