@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,6 +151,90 @@ out:
 	voucher_x509_chain_free(c);
 	voucher_signer_free(s);
 	voucher_trust_free(t);
+	return rc;
+}
+
+/* One handshake step of a session on a non-blocking socket: 1 done, 0
+ * again, -1 failed. */
+static int hs_step(gnutls_session_t s)
+{
+	int rc = gnutls_handshake(s);
+	if (rc == 0)
+		return 1;
+	return gnutls_error_is_fatal(rc) ? -1 : 0;
+}
+
+int bench_handshake_measure(const char *srv_chain, const char *srv_key, const char *client_chain,
+                            const char *client_key, const char *client_ca, double cpu_seconds,
+                            double *secs, unsigned long *count)
+{
+	gnutls_certificate_credentials_t sc = NULL, cc = NULL;
+	int rc = -1;
+
+	if (gnutls_certificate_allocate_credentials(&sc) < 0 ||
+	    gnutls_certificate_set_x509_key_file(sc, srv_chain, srv_key, GNUTLS_X509_FMT_PEM) < 0 ||
+	    gnutls_certificate_set_x509_trust_file(sc, client_ca, GNUTLS_X509_FMT_PEM) <= 0 ||
+	    gnutls_certificate_allocate_credentials(&cc) < 0 ||
+	    gnutls_certificate_set_x509_key_file(cc, client_chain, client_key,
+	                                         GNUTLS_X509_FMT_PEM) < 0) {
+		fprintf(stderr,
+		        "brski bench: the TLS credentials for the handshake limit do not "
+		        "load (%s, %s)\n",
+		        srv_chain, client_chain);
+		goto out;
+	}
+	double spent = 0;
+	while (spent < cpu_seconds) {
+		int sv[2];
+		gnutls_session_t ss = NULL, cs = NULL;
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+			goto out;
+		int ok = gnutls_init(&ss, GNUTLS_SERVER | GNUTLS_NONBLOCK) >= 0 &&
+		         gnutls_init(&cs, GNUTLS_CLIENT | GNUTLS_NONBLOCK) >= 0 &&
+		         gnutls_set_default_priority(ss) >= 0 &&
+		         gnutls_set_default_priority(cs) >= 0 &&
+		         gnutls_credentials_set(ss, GNUTLS_CRD_CERTIFICATE, sc) >= 0 &&
+		         gnutls_credentials_set(cs, GNUTLS_CRD_CERTIFICATE, cc) >= 0;
+		if (ok) {
+			gnutls_certificate_server_set_request(ss, GNUTLS_CERT_REQUIRE);
+			gnutls_transport_set_int(ss, sv[0]);
+			gnutls_transport_set_int(cs, sv[1]);
+		}
+		/* The client's steps are not timed: only the server's side is
+		 * the daemon's work. */
+		int sdone = 0, cdone = 0, guard = 0;
+		double t = 0;
+		while (ok && !(sdone && cdone) && guard++ < 1000) {
+			if (!cdone && (cdone = hs_step(cs)) < 0)
+				ok = 0;
+			double t0 = bench_thread_cpu();
+			if (ok && !sdone && (sdone = hs_step(ss)) < 0)
+				ok = 0;
+			t += bench_thread_cpu() - t0;
+		}
+		unsigned status = 1;
+		double t0 = bench_thread_cpu();
+		if (ok && gnutls_certificate_verify_peers2(ss, &status) < 0)
+			ok = 0;
+		t += bench_thread_cpu() - t0;
+		gnutls_deinit(ss);
+		gnutls_deinit(cs);
+		close(sv[0]);
+		close(sv[1]);
+		if (!ok || !sdone || !cdone || status != 0) {
+			fprintf(stderr, "brski bench: the in-process TLS handshake failed\n");
+			goto out;
+		}
+		*secs += t;
+		(*count)++;
+		spent += t;
+	}
+	rc = 0;
+out:
+	if (sc)
+		gnutls_certificate_free_credentials(sc);
+	if (cc)
+		gnutls_certificate_free_credentials(cc);
 	return rc;
 }
 

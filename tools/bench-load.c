@@ -59,7 +59,8 @@ static void conn_close(struct load_conn *c)
 	}
 }
 
-static int conn_open(struct load_shared *sh, struct load_conn *c, char *err, size_t errlen)
+static int conn_open(struct load_shared *sh, gnutls_certificate_credentials_t cred,
+                     struct load_conn *c, char *err, size_t errlen)
 {
 	struct sockaddr_in sa;
 	int one = 1, rc;
@@ -81,12 +82,16 @@ static int conn_open(struct load_shared *sh, struct load_conn *c, char *err, siz
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((rc = gnutls_init(&c->s, GNUTLS_CLIENT)) < 0 ||
 	    (rc = gnutls_set_default_priority(c->s)) < 0 ||
-	    (rc = gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, sh->cred)) < 0) {
+	    (rc = gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, cred ? cred : sh->cred)) <
+	            0) {
 		snprintf(err, errlen, "TLS session: %s", gnutls_strerror(rc));
 		conn_close(c);
 		return -1;
 	}
-	gnutls_session_set_verify_cert(c->s, NULL, 0);
+	/* A pledge's own credential has no trust anchors: its TLS is
+	 * provisional (RFC 8995 section 5.1), as in `brski pledge`. */
+	if (cred == NULL)
+		gnutls_session_set_verify_cert(c->s, NULL, 0);
 	gnutls_transport_set_int(c->s, c->fd);
 	do
 		rc = gnutls_handshake(c->s);
@@ -235,15 +240,19 @@ static void *load_thread(void *arg)
 		}
 		if (bench_now() >= sh->deadline)
 			break;
+		const struct bench_req *q = &b->reqs[i];
+		if (b->fresh)
+			conn_close(c);
 		if (c->s == NULL) {
-			if (conn_open(sh, c, err, sizeof(err)) < 0) {
+			if (conn_open(sh, q->cred, c, err, sizeof(err)) < 0) {
 				note_failure(sh, 0, err, strlen(err));
 				failed++;
+				if (b->fresh)
+					continue; /* one pledge refused, not the daemon gone */
 				break;
 			}
 			hs++;
 		}
-		const struct bench_req *q = &b->reqs[i];
 		int hl = snprintf(head, sizeof(head),
 		                  "POST %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: %s\r\n"
 		                  "Accept: %s\r\nContent-Length: %zu\r\n\r\n",
@@ -268,7 +277,7 @@ static void *load_thread(void *arg)
 		}
 		last = bench_now();
 		sh->lat_ms[i] = (last - t0) * 1000.0;
-		if (status >= 200 && status < 300) {
+		if (status >= 200 && status < 400) {
 			ok++;
 		} else {
 			failed++;
@@ -320,8 +329,9 @@ int bench_load_run(const struct bench_load *b, struct bench_result *r)
 	if ((rc = gnutls_certificate_allocate_credentials(&sh.cred)) < 0 ||
 	    (rc = gnutls_certificate_set_x509_trust_file(sh.cred, b->cafile,
 	                                                 GNUTLS_X509_FMT_PEM)) <= 0 ||
-	    (b->cert_chain && (rc = gnutls_certificate_set_x509_key_file(
-	                               sh.cred, b->cert_chain, b->key, GNUTLS_X509_FMT_PEM)) < 0)) {
+	    (b->cert_chain && !b->fresh &&
+	     (rc = gnutls_certificate_set_x509_key_file(sh.cred, b->cert_chain, b->key,
+	                                                GNUTLS_X509_FMT_PEM)) < 0)) {
 		fprintf(stderr, "brski bench: TLS credentials (%s, %s): %s\n", b->cafile,
 		        b->cert_chain ? b->cert_chain : "no client certificate",
 		        gnutls_strerror(rc));

@@ -74,7 +74,7 @@ static int self_exe(char *out, size_t size)
 }
 
 /* Run argv with stdout and stderr to log; its exit status, or -1. */
-static int run_logged(char *const argv[], const char *log, pid_t *bg)
+int bench_run_logged(char *const argv[], const char *log, pid_t *bg)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -99,7 +99,7 @@ static int run_logged(char *const argv[], const char *log, pid_t *bg)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void print_file(const char *path)
+void bench_print_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
@@ -128,8 +128,8 @@ int bench_tmp_pki(char *dir, size_t size)
 		return -1;
 	}
 	char *argv[] = {exe, "pki", "init", pki, NULL};
-	if (run_logged(argv, log, NULL) != 0) {
-		print_file(log);
+	if (bench_run_logged(argv, log, NULL) != 0) {
+		bench_print_file(log);
 		fprintf(stderr, "brski bench: brski pki init %s failed\n", pki);
 		return -1;
 	}
@@ -216,8 +216,8 @@ static size_t body_cb(char *data, size_t sz, size_t nm, void *ud)
 
 /* method url with the bearer token and a JSON body (NULL: none); the
  * status, or -1 on a transport error; *out gets the body (caller frees). */
-static long admin_call(const char *cafile, const char *token, const char *method, const char *url,
-                       const char *json, char **out)
+long bench_admin_call(const char *cafile, const char *token, const char *method, const char *url,
+                      const char *json, char **out)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -253,7 +253,7 @@ static long admin_call(const char *cafile, const char *token, const char *method
 /* ---- INI (the configuration `brski pki init` wrote) ------------------- */
 
 /* The value of key in [section] of path into out; 0 or -1. */
-static int ini_get(const char *path, const char *section, const char *key, char *out, size_t size)
+int bench_ini_get(const char *path, const char *section, const char *key, char *out, size_t size)
 {
 	FILE *f = fopen(path, "r");
 	char line[1024], sec[64] = "";
@@ -294,7 +294,7 @@ static int ini_get(const char *path, const char *section, const char *key, char 
 }
 
 /* "127.0.0.1:1234" into host and port. */
-static int split_hostport(const char *hp, char *host, size_t size, uint16_t *port)
+int bench_split_hostport(const char *hp, char *host, size_t size, uint16_t *port)
 {
 	const char *c = strrchr(hp, ':');
 	uint64_t p = 0;
@@ -309,16 +309,7 @@ static int split_hostport(const char *hp, char *host, size_t size, uint16_t *por
 
 /* ---- requests ---------------------------------------------------------- */
 
-struct gen {
-	struct pki_cred mfg;              /* the manufacturer CA (crt and key) */
-	struct voucher_signer *registrar; /* the owner's registrar */
-	uint8_t *reg_der;                 /* its certificate, the pledges' proximity claim */
-	size_t reg_der_len;
-	char masa_authority[128];
-	char dir[700]; /* scratch files for each pledge's key and chain */
-};
-
-static void gen_free(struct gen *g)
+void bench_gen_free(struct bench_gen *g)
 {
 	if (g->mfg.key)
 		gnutls_privkey_deinit(g->mfg.key);
@@ -328,7 +319,8 @@ static void gen_free(struct gen *g)
 	free(g->reg_der);
 }
 
-static int gen_init(struct gen *g, const char *pki, const char *scratch, const char *masa_hp)
+int bench_gen_init(struct bench_gen *g, const char *pki, const char *scratch, const char *masa_hp,
+                   const char *proximity_chain)
 {
 	char p[1100], q[1100];
 	gnutls_datum_t d = {NULL, 0};
@@ -351,7 +343,7 @@ static int gen_init(struct gen *g, const char *pki, const char *scratch, const c
 	snprintf(p, sizeof(p), "%s/owner-registrar.key", pki);
 	snprintf(q, sizeof(q), "%s/owner-registrar.chain.pem", pki);
 	if (voucher_signer_load(&g->registrar, p, q) != VOUCHER_OK ||
-	    voucher_x509_chain_load_file(q, &c) != VOUCHER_OK || c->len == 0 ||
+	    voucher_x509_chain_load_file(proximity_chain, &c) != VOUCHER_OK || c->len == 0 ||
 	    !(g->reg_der = malloc(c->der_len[0])))
 		goto out;
 	memcpy(g->reg_der, c->der[0], c->der_len[0]);
@@ -388,7 +380,7 @@ static voucher_err sign_artifact(struct voucher_artifact *a, const struct vouche
 /* Request number i: a new pledge `serial`, its IDevID, its voucher-request
  * (proximity to the owner registrar, a random nonce) inside the
  * registrar's. */
-static int gen_one(struct gen *g, const char *serial, struct bench_req *out)
+int bench_gen_one(struct bench_gen *g, const char *serial, int pledge_only, struct bench_req *out)
 {
 	struct pki_subject subj = {"brski bench", serial, serial, g->masa_authority};
 	struct pki_cred *pc = NULL;
@@ -422,8 +414,30 @@ static int gen_one(struct gen *g, const char *serial, struct bench_req *out)
 	            VOUCHER_OK ||
 	    (e = voucher_artifact_set_binary(pv, VOUCHER_LEAF_PROXIMITY_REGISTRAR_CERT, g->reg_der,
 	                                     g->reg_der_len)) != VOUCHER_OK ||
-	    (e = sign_artifact(pv, ps, &pvr, &pvr_len)) != VOUCHER_OK ||
-	    (e = voucher_artifact_new(VOUCHER_KIND_REQUEST, &rv)) != VOUCHER_OK ||
+	    (e = sign_artifact(pv, ps, &pvr, &pvr_len)) != VOUCHER_OK) {
+		fprintf(stderr, "brski bench: building the request of %s failed\n", serial);
+		goto out;
+	}
+	if (pledge_only) {
+		/* The pledge itself talks: its request, and its IDevID as the
+		 * TLS client certificate of its own connection. */
+		gnutls_certificate_credentials_t cred = NULL;
+		if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
+		    gnutls_certificate_set_x509_key_file(cred, f.chain, f.key,
+		                                         GNUTLS_X509_FMT_PEM) < 0) {
+			if (cred)
+				gnutls_certificate_free_credentials(cred);
+			fprintf(stderr, "brski bench: the IDevID of %s does not load\n", serial);
+			goto out;
+		}
+		out->cred = cred;
+		out->body = pvr;
+		out->len = pvr_len;
+		pvr = NULL;
+		rc = 0;
+		goto out;
+	}
+	if ((e = voucher_artifact_new(VOUCHER_KIND_REQUEST, &rv)) != VOUCHER_OK ||
 	    (e = voucher_artifact_set_time(rv, VOUCHER_LEAF_CREATED_ON, time(NULL))) !=
 	            VOUCHER_OK ||
 	    (e = voucher_artifact_set_string(rv, VOUCHER_LEAF_SERIAL_NUMBER, serial)) !=
@@ -446,11 +460,21 @@ out:
 	return rc;
 }
 
+void bench_reqs_free(struct bench_req *reqs, size_t n)
+{
+	for (size_t i = 0; reqs && i < n; i++) {
+		free(reqs[i].body);
+		if (reqs[i].cred)
+			gnutls_certificate_free_credentials(reqs[i].cred);
+	}
+	free(reqs);
+}
+
 /* ---- the run ------------------------------------------------------------- */
 
 /* The masad next to this program in a build tree (tools/brski or
  * tools/.libs/brski next to masa/masad), else "masad" on PATH. */
-static void find_daemon(const char *name, const char *subdir, char *out, size_t size)
+void bench_find_daemon(const char *name, const char *subdir, char *out, size_t size)
 {
 	char exe[1024];
 	static const char *const up[] = {"..", "../.."};
@@ -468,7 +492,7 @@ static void find_daemon(const char *name, const char *subdir, char *out, size_t 
 	snprintf(out, size, "%s", name);
 }
 
-static void stop_daemon(pid_t pid)
+void bench_stop_daemon(pid_t pid)
 {
 	int st;
 	if (pid <= 0)
@@ -485,18 +509,18 @@ static void stop_daemon(pid_t pid)
 }
 
 /* Poll the admin /healthz until it answers 200 (10 s), or the daemon died. */
-static int wait_ready(pid_t pid, const char *cafile, const char *admin, const char *log)
+int bench_wait_ready(pid_t pid, const char *cafile, const char *admin, const char *log)
 {
 	char url[300];
 	snprintf(url, sizeof(url), "%s/healthz", admin);
 	for (int i = 0; i < 200; i++) {
 		int st;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
-			print_file(log);
+			bench_print_file(log);
 			fprintf(stderr, "brski bench: the daemon exited before it was ready\n");
 			return -1;
 		}
-		if (admin_call(cafile, "", "GET", url, NULL, NULL) == 200)
+		if (bench_admin_call(cafile, "", "GET", url, NULL, NULL) == 200)
 			return 0;
 		struct timespec ts = {0, 50 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -506,12 +530,12 @@ static int wait_ready(pid_t pid, const char *cafile, const char *admin, const ch
 }
 
 /* Print every cache counter the daemon exposes in /metrics. */
-static void print_daemon_caches(const char *cafile, const char *token, const char *admin)
+void bench_print_daemon_caches(const char *cafile, const char *token, const char *admin)
 {
 	char url[300], *body = NULL;
 	unsigned n = 0;
 	snprintf(url, sizeof(url), "%s/metrics", admin);
-	if (admin_call(cafile, token, "GET", url, NULL, &body) == 200 && body) {
+	if (bench_admin_call(cafile, token, "GET", url, NULL, &body) == 200 && body) {
 		for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n"))
 			if (line[0] != '#' && strstr(line, "cache")) {
 				printf("daemon cache: %s\n", line);
@@ -523,8 +547,8 @@ static void print_daemon_caches(const char *cafile, const char *token, const cha
 	free(body);
 }
 
-static int register_devices(const char *cafile, const char *token, const char *admin,
-                            const char *pki, const char *prefix, size_t n)
+int bench_register_devices(const char *cafile, const char *token, const char *admin,
+                           const char *pki, const char *registrar_url, const char *prefix, size_t n)
 {
 	char url[300], path[1100], *err = NULL;
 	gnutls_datum_t ca = {NULL, 0};
@@ -536,10 +560,12 @@ static int register_devices(const char *cafile, const char *token, const char *a
 		return -1;
 	json_t *o = json_pack("{s:s, s:s#}", "name", "bench", "domain_ca", (const char *)ca.data,
 	                      (int)ca.size);
+	if (o && registrar_url)
+		json_object_set_new(o, "registrar_url", json_string(registrar_url));
 	char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	snprintf(url, sizeof(url), "%s/admin/v1/owners", admin);
-	st = js ? admin_call(cafile, token, "POST", url, js, &err) : -1;
+	st = js ? bench_admin_call(cafile, token, "POST", url, js, &err) : -1;
 	free(js);
 	gnutls_free(ca.data);
 	if (st != 201) {
@@ -560,7 +586,7 @@ static int register_devices(const char *cafile, const char *token, const char *a
 		json_decref(doc);
 		free(err);
 		err = NULL;
-		st = js ? admin_call(cafile, token, "POST", url, js, &err) : -1;
+		st = js ? bench_admin_call(cafile, token, "POST", url, js, &err) : -1;
 		free(js);
 		if (st != 201) {
 			fprintf(stderr, "brski bench: POST /devices/import: %ld %s\n", st,
@@ -618,9 +644,11 @@ int bench_masa(int argc, char **argv)
 	pid_t pid = -1;
 	struct bench_req *reqs = NULL;
 	size_t made = 0;
-	struct gen g;
+	struct bench_gen g;
 	int gen_ok = 0;
 
+	/* Progress lines appear as they happen, also into a pipe. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -661,7 +689,7 @@ int bench_masa(int argc, char **argv)
 	if (nreq == 0)
 		nreq = 800 * seconds;
 	if (masad[0] == '\0')
-		find_daemon("masad", "masa", masad, sizeof(masad));
+		bench_find_daemon("masad", "masa", masad, sizeof(masad));
 
 	if (bench_tmp_pki(dir, sizeof(dir)) != 0)
 		goto out;
@@ -675,9 +703,9 @@ int bench_masa(int argc, char **argv)
 	snprintf(sign_key, sizeof(sign_key), "%s/masa-sign.key", pki);
 	snprintf(sign_chain, sizeof(sign_chain), "%s/masa-sign.chain.pem", pki);
 	snprintf(anchor, sizeof(anchor), "%s/masa-ca.crt", pki);
-	if (ini_get(conf, "admin", "listen", admin_hp, sizeof(admin_hp)) < 0 ||
-	    ini_get(conf, "brski", "listen", brski_hp, sizeof(brski_hp)) < 0 ||
-	    split_hostport(brski_hp, host, sizeof(host), &port) < 0) {
+	if (bench_ini_get(conf, "admin", "listen", admin_hp, sizeof(admin_hp)) < 0 ||
+	    bench_ini_get(conf, "brski", "listen", brski_hp, sizeof(brski_hp)) < 0 ||
+	    bench_split_hostport(brski_hp, host, sizeof(host), &port) < 0) {
 		fprintf(stderr, "brski bench: %s lacks [admin] or [brski] listen\n", conf);
 		goto out;
 	}
@@ -705,7 +733,7 @@ int bench_masa(int argc, char **argv)
 		goto out;
 	}
 	/* The requests first: their generation is not part of the load. */
-	if (gen_init(&g, pki, scratch, brski_hp) < 0)
+	if (bench_gen_init(&g, pki, scratch, brski_hp, reg_chain) < 0)
 		goto out;
 	gen_ok = 1;
 	if (!(reqs = calloc((size_t)nreq, sizeof(*reqs)))) {
@@ -719,18 +747,19 @@ int bench_masa(int argc, char **argv)
 	for (; made < nreq; made++) {
 		char serial[64];
 		snprintf(serial, sizeof(serial), "%s%07zu", prefix, made);
-		if (gen_one(&g, serial, &reqs[made]) < 0)
+		if (bench_gen_one(&g, serial, 0, &reqs[made]) < 0)
 			goto out;
 	}
 	printf("requests: %zu pre-generated in %.1f s (distinct pledges, unique nonces)\n", made,
 	       bench_now() - tg);
 
 	char *dargv[] = {masad, "-c", conf, NULL};
-	if (run_logged(dargv, log, &pid) < 0 || wait_ready(pid, cafile, admin, log) < 0) {
+	if (bench_run_logged(dargv, log, &pid) < 0 ||
+	    bench_wait_ready(pid, cafile, admin, log) < 0) {
 		pid = -1;
 		goto out;
 	}
-	if (register_devices(cafile, token, admin, pki, prefix, made) < 0)
+	if (bench_register_devices(cafile, token, admin, pki, NULL, prefix, made) < 0)
 		goto out;
 	printf("daemon: %s (pid %d), %zu devices registered through the admin API\n", masad,
 	       (int)pid, made);
@@ -802,20 +831,19 @@ int bench_masa(int argc, char **argv)
 		       peak / 2, hr.sent, hr.ok, hr.p50_ms, hr.p99_ms);
 	printf("masad RSS: %lu KiB before the peak run, %lu KiB after (%+.1f %%)\n", rss0, rss1,
 	       rss0 ? 100.0 * ((double)rss1 - (double)rss0) / (double)rss0 : 0.0);
-	print_daemon_caches(cafile, token, admin);
+	bench_print_daemon_caches(cafile, token, admin);
 	printf("ratio=%.3f\n", limit > 0 ? per_cpu / limit : 0.0);
 	ret = pr.ok > 0 ? BRSKI_EXIT_OK : BRSKI_EXIT_BAD;
 	if (pr.ok == 0)
 		fprintf(stderr, "brski bench masa: no voucher was issued; see %s\n", log);
 out:
-	stop_daemon(pid);
+	bench_stop_daemon(pid);
 	if (ret != BRSKI_EXIT_OK && pid > 0)
-		print_file(log);
-	for (size_t i = 0; i < made; i++)
-		free(reqs[i].body);
-	free(reqs);
+		bench_print_file(log);
+	bench_reqs_free(reqs, made);
+	reqs = NULL;
 	if (gen_ok)
-		gen_free(&g);
+		bench_gen_free(&g);
 	if (keep)
 		fprintf(stderr, "brski bench masa: kept %s\n", dir);
 	else

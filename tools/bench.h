@@ -13,7 +13,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <gnutls/gnutls.h>
+
 #include <voucher/sign.h>
+#include <voucher/voucher.h>
+
+#include "tools/pki.h"
 
 #define BENCH_MAX_SECONDS     3600
 #define BENCH_MAX_CONNECTIONS 256
@@ -47,7 +52,12 @@ void bench_limit_print(const struct bench_limit *l);
 struct bench_req {
 	uint8_t *body;
 	size_t len;
+	/* With bench_load.fresh: the TLS client credential of this request's
+	 * own connection (a pledge's IDevID), owned here; else NULL. */
+	gnutls_certificate_credentials_t cred;
 };
+/* Free n requests and the array (NULL is a no-op). */
+void bench_reqs_free(struct bench_req *reqs, size_t n);
 
 struct bench_load {
 	const char *host; /* numeric loopback address */
@@ -60,10 +70,11 @@ struct bench_load {
 	const struct bench_req *reqs; /* each sent at most once */
 	size_t nreqs;
 	double rate; /* requests/s over all connections; 0: open throttle */
+	int fresh;   /* a new connection (and handshake) per request */
 };
 
 struct bench_result {
-	size_t sent, ok, failed; /* ok: 2xx */
+	size_t sent, ok, failed; /* ok: 2xx or 3xx */
 	unsigned handshakes;
 	unsigned first_status; /* the first non-2xx status, 0 if none */
 	char first_error[256]; /* its body or the transport error */
@@ -89,6 +100,57 @@ int bench_tmp_pki(char *dir, size_t size);
 /* Remove a directory made by bench_tmp_pki and everything in it. */
 void bench_rm_tree(const char *dir);
 
+/* ---- daemons and requests (bench-masa.c) ------------------------------- */
+
+/* Run argv with stdout and stderr appended to log: in the background
+ * (*bg gets the pid, returns 0) or waited for (its exit status). -1 when
+ * it cannot run. */
+int bench_run_logged(char *const argv[], const char *log, pid_t *bg);
+void bench_print_file(const char *path); /* to stderr */
+/* An admin API call with the bearer token and a JSON body (or NULL): the
+ * HTTP status or -1; *out the body (caller frees) when out != NULL. */
+long bench_admin_call(const char *cafile, const char *token, const char *method, const char *url,
+                      const char *json, char **out);
+int bench_ini_get(const char *path, const char *section, const char *key, char *out, size_t size);
+int bench_split_hostport(const char *hp, char *host, size_t size, uint16_t *port);
+/* The daemon `name` next to this program in the build tree (../subdir),
+ * else the bare name for a PATH search. */
+void bench_find_daemon(const char *name, const char *subdir, char *out, size_t size);
+void bench_stop_daemon(pid_t pid);
+int bench_wait_ready(pid_t pid, const char *cafile, const char *admin, const char *log);
+void bench_print_daemon_caches(const char *cafile, const char *token, const char *admin);
+/* An owner "bench" (domain CA of pki, registrar_url or NULL) and devices
+ * prefix0000000.. prefix(n-1) through POST /devices/import. */
+int bench_register_devices(const char *cafile, const char *token, const char *admin,
+                           const char *pki, const char *registrar_url, const char *prefix,
+                           size_t n);
+
+/* Pledges made on the fly under the manufacturer CA of a pki. */
+struct bench_gen {
+	struct pki_cred mfg;              /* the manufacturer CA (crt and key) */
+	struct voucher_signer *registrar; /* the owner's registrar */
+	uint8_t *reg_der;                 /* the registrar the pledges claim proximity to */
+	size_t reg_der_len;
+	char masa_authority[128];
+	char dir[700]; /* scratch files for each pledge's key and chain */
+};
+int bench_gen_init(struct bench_gen *g, const char *pki, const char *scratch, const char *masa_hp,
+                   const char *proximity_chain);
+void bench_gen_free(struct bench_gen *g);
+/* A new pledge `serial` and its CMS voucher-request with a random nonce:
+ * pledge_only, the request with the IDevID as out->cred; else wrapped in
+ * a registrar voucher-request signed as the owner's registrar. */
+int bench_gen_one(struct bench_gen *g, const char *serial, int pledge_only, struct bench_req *out);
+
+/* Server-side CPU seconds per mutual-TLS handshake (ECDHE, the server
+ * certificate chain/key, a client certificate validated against
+ * client_ca), measured in process over a socketpair; adds to *secs and
+ * *count. 0 or -1. */
+int bench_handshake_measure(const char *srv_chain, const char *srv_key, const char *client_chain,
+                            const char *client_key, const char *client_ca, double cpu_seconds,
+                            double *secs, unsigned long *count);
+
+int bench_cloudreg(int argc, char **argv);
 int bench_masa(int argc, char **argv);
 int bench_crypto(int argc, char **argv);
 int bench_store(int argc, char **argv);

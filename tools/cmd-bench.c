@@ -443,6 +443,8 @@ static const struct brski_cmd bench_cmds[] = {
         {"voucher", bench_voucher, "CMS voucher sign+verify against the raw P-256 limit"},
         {"crypto", bench_crypto, "the machine's limit: raw and CMS sign/verify per core"},
         {"masa", bench_masa, "masad vouchers per daemon CPU-second against that limit"},
+        {"cloudreg", bench_cloudreg,
+         "cloudregd redirects per daemon CPU-second against the mTLS handshake"},
         {"store", bench_store, "device lookup cost, many devices against few"},
 };
 
