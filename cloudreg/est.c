@@ -1,5 +1,5 @@
 /* The /.well-known/est/ routes (RFC 7030, RFC 8951): cacerts, csrattrs,
- * simpleenroll, simplereenroll; fullcmc and serverkeygen answer 501.
+ * simpleenroll, simplereenroll, serverkeygen (when configured); fullcmc 501.
  *
  * Who may enroll: a TLS client certificate that validates to a configured
  * manufacturer CA (an IDevID; optionally only the serials of [est]
@@ -301,9 +301,14 @@ out:
 	return ok;
 }
 
+static voucher_err do_keygen(const struct creg_est *est, const struct svc_req *req,
+                             const struct creg_csr *csr, const uint8_t *der, size_t der_len,
+                             const char *serial, const char *owner, struct svc_resp *resp);
+
 static voucher_err do_enroll(const struct creg_est *est, const struct svc_req *req,
-                             const struct ident *id, bool re, struct svc_resp *resp)
+                             const struct ident *id, int mode, struct svc_resp *resp)
 {
+	bool re = mode == 1;
 	const char *ct = svc_req_header(req, "Content-Type");
 	struct brski_buf der;
 	struct creg_csr csr = {0};
@@ -402,6 +407,10 @@ static voucher_err do_enroll(const struct creg_est *est, const struct svc_req *r
 			goto out;
 		}
 	}
+	if (mode == 2) {
+		e = do_keygen(est, req, &csr, der.data, der.len, serial, id->owner, resp);
+		goto out;
+	}
 	e = creg_enroll_request(est->enroll, der.data, der.len, csr.sha256, serial, id->owner,
 	                        &ans);
 	if (ans.status == 200) {
@@ -428,6 +437,156 @@ out:
 	creg_csr_clear(&csr);
 	creg_enroll_answer_free(&ans);
 	brski_buf_free(&der);
+	return e;
+}
+
+/* RFC 7030 4.4: a key made here for the requester, with a certificate for
+ * the subject and SAN of its CSR. Not a job: the private key is never
+ * stored, so this answers only when the CA issues at once. */
+#define KEYGEN_BOUNDARY "estServerKeyGenBoundary"
+
+static voucher_err keygen_csr(const struct creg_csr *csr, const uint8_t *der, size_t der_len,
+                              gnutls_x509_privkey_t key, gnutls_datum_t *out)
+{
+	gnutls_x509_crq_t in = NULL, crq = NULL;
+	gnutls_datum_t d = {(unsigned char *)der, (unsigned)der_len};
+	char oid[128], val[512];
+	voucher_err e = VOUCHER_E_CRYPTO;
+
+	if (gnutls_x509_crq_init(&in) < 0 || gnutls_x509_crq_init(&crq) < 0 ||
+	    gnutls_x509_crq_import(in, &d, GNUTLS_X509_FMT_DER) < 0 ||
+	    gnutls_x509_crq_set_version(crq, 1) < 0)
+		goto out;
+	/* The subject, attribute by attribute (repeated OIDs in order). */
+	for (unsigned i = 0; i < 32; i++) {
+		size_t osz = sizeof(oid), vsz = sizeof(val);
+		unsigned nth = 0;
+		int g = gnutls_x509_crq_get_dn_oid(in, i, oid, &osz);
+		if (g == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (g < 0)
+			goto out;
+		for (unsigned j = 0; j < i; j++) {
+			char prev[128];
+			size_t psz = sizeof(prev);
+			if (gnutls_x509_crq_get_dn_oid(in, j, prev, &psz) == 0 &&
+			    strcmp(prev, oid) == 0)
+				nth++;
+		}
+		if (gnutls_x509_crq_get_dn_by_oid(in, oid, nth, 0, val, &vsz) < 0 ||
+		    gnutls_x509_crq_set_dn_by_oid(crq, oid, 0, val, (unsigned)vsz) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < csr->n_dns; i++)
+		if (gnutls_x509_crq_set_subject_alt_name(crq, GNUTLS_SAN_DNSNAME, csr->dns[i],
+		                                         (unsigned)strlen(csr->dns[i]),
+		                                         GNUTLS_FSAN_APPEND) < 0)
+			goto out;
+	if (gnutls_x509_crq_set_key(crq, key) < 0 ||
+	    gnutls_x509_crq_sign2(crq, key, GNUTLS_DIG_SHA256, 0) < 0 ||
+	    gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, out) < 0)
+		goto out;
+	e = VOUCHER_OK;
+out:
+	if (in)
+		gnutls_x509_crq_deinit(in);
+	if (crq)
+		gnutls_x509_crq_deinit(crq);
+	return e;
+}
+
+static voucher_err keygen_part(struct brski_buf *b, const char *ctype, const uint8_t *der,
+                               size_t len)
+{
+	voucher_err e;
+
+	if ((e = brski_buf_printf(b,
+	                          "--" KEYGEN_BOUNDARY "\r\nContent-Type: %s\r\n"
+	                          "Content-Transfer-Encoding: base64\r\n\r\n",
+	                          ctype)) != VOUCHER_OK)
+		return e;
+	return creg_b64_encode_body(der, len, b);
+}
+
+static voucher_err do_keygen(const struct creg_est *est, const struct svc_req *req,
+                             const struct creg_csr *csr, const uint8_t *der, size_t der_len,
+                             const char *serial, const char *owner, struct svc_resp *resp)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_datum_t newcsr = {0}, p8 = {0};
+	struct creg_ca_request rq = {0};
+	struct creg_ca_result res;
+	struct brski_buf p7, body;
+	char err[320] = "", msg[400];
+	voucher_err e;
+
+	creg_ca_result_init(&res);
+	brski_buf_init(&p7, 1024 * 1024);
+	brski_buf_init(&body, 4 * 1024 * 1024);
+	if (gnutls_x509_privkey_init(&key) < 0 ||
+	    gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+	                                 GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+	    (e = keygen_csr(csr, der, der_len, key, &newcsr)) != VOUCHER_OK) {
+		e = text(resp, 500, "failed to make a key and its request");
+		goto out;
+	}
+	rq.csr = newcsr.data;
+	rq.csr_len = newcsr.size;
+	rq.serial = serial;
+	rq.owner = owner;
+	rq.subdomain = est->subdomain;
+	rq.attempt = 1;
+	if ((e = est->ca->ops->issue(est->ca->backend, &rq, &res, err, sizeof(err))) !=
+	    VOUCHER_OK) {
+		log_err_r(e, "est: serverkeygen for %s: %s", serial, err);
+		text(resp, 503, "the CA failed; retry later");
+		e = svc_resp_header(resp, "Retry-After", "5");
+		goto out;
+	}
+	if (res.status == CREG_CA_RETRY) {
+		text(resp, 503,
+		     "the CA did not issue at once, and serverkeygen keeps no private keys "
+		     "between requests: send the request again later");
+		snprintf(msg, sizeof(msg), "%u", res.retry_after ? res.retry_after : 1);
+		e = svc_resp_header(resp, "Retry-After", msg);
+		goto out;
+	}
+	if (res.status != CREG_CA_ISSUED || res.n_chain == 0) {
+		snprintf(msg, sizeof(msg), "enrollment refused: %s", res.message);
+		e = text(resp, 403, msg);
+		goto out;
+	}
+	if ((e = creg_pkcs7_certs_only((const uint8_t *const *)res.chain, res.chain_len,
+	                               res.n_chain, &p7)) != VOUCHER_OK ||
+	    gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN,
+	                                      &p8) < 0) {
+		e = text(resp, 500, "failed to encode the answer");
+		goto out;
+	}
+	if ((e = keygen_part(&body, "application/pkcs8", p8.data, p8.size)) != VOUCHER_OK ||
+	    (e = keygen_part(&body, CREG_EST_PKCS7_TYPE, p7.data, p7.len)) != VOUCHER_OK ||
+	    (e = brski_buf_puts(&body, "--" KEYGEN_BOUNDARY "--\r\n")) != VOUCHER_OK)
+		goto out;
+	svc_resp_free(resp);
+	svc_resp_init(resp);
+	e = svc_resp_set(resp, 200, "multipart/mixed; boundary=" KEYGEN_BOUNDARY, body.data,
+	                 body.len);
+	log_info("est: serverkeygen for %s: key made and certificate issued by the %s CA "
+	         "(request %s)",
+	         serial, est->ca->ops->name, req->request_id);
+out:
+	if (p8.data) {
+		gnutls_memset(p8.data, 0, p8.size);
+		gnutls_free(p8.data);
+	}
+	if (body.data)
+		explicit_bzero(body.data, body.len);
+	gnutls_free(newcsr.data);
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	creg_ca_result_clear(&res);
+	brski_buf_free(&p7);
+	brski_buf_free(&body);
 	return e;
 }
 
@@ -492,10 +651,22 @@ voucher_err creg_est_handle(const struct svc_req *req, struct svc_resp *resp)
 		}
 		e = do_enroll(est, req, &id, i == 3, resp);
 		break;
+	case 4:
+		if (!est->serverkeygen) {
+			text(resp, 501,
+			     "serverkeygen is off here ([est] serverkeygen): pledges generate "
+			     "their own keys");
+			e = VOUCHER_OK;
+			break;
+		}
+		if (id.who == WHO_NONE) {
+			e = refuse_ident(est, req, &id, resp);
+			break;
+		}
+		e = do_enroll(est, req, &id, 2, resp);
+		break;
 	default:
-		text(resp, 501,
-		     i == 4 ? "serverkeygen is not offered: pledges generate their own keys"
-		            : "fullcmc is not implemented (RFC 7030 4.3 makes it optional)");
+		text(resp, 501, "fullcmc is not implemented (RFC 7030 4.3 makes it optional)");
 		e = VOUCHER_OK;
 		break;
 	}
@@ -566,6 +737,7 @@ voucher_err creg_est_new(const struct svc_config *cfg, struct store *store,
 	s = svc_config_str(cfg, "daemon", "role");
 	est->cloud = s && strcmp(s, "cloud") == 0;
 	est->require_pop = svc_config_bool(cfg, "est", "require_pop");
+	est->serverkeygen = svc_config_bool(cfg, "est", "serverkeygen");
 	if ((s = svc_config_str(cfg, "ca", "subdomain")) && !(est->subdomain = brski_strdup(s))) {
 		e = VOUCHER_ENOMEM;
 		goto fail;

@@ -178,6 +178,7 @@ struct creg_est {
 	char *basic_user;              /* [est] basic_user, NULL: no Basic */
 	uint8_t basic_sha256[32];      /* SHA-256 of the password file's first line */
 	bool require_pop;              /* [est] require_pop */
+	bool serverkeygen;             /* [est] serverkeygen */
 	char *subdomain;               /* [ca] subdomain */
 	char *oids[CREG_EST_MAX_OIDS]; /* [est] csrattrs_oids */
 	size_t n_oids;

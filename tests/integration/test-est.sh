@@ -8,7 +8,8 @@
 #   from the cache (same certificate, no new issuance); bodies unwrapped and
 #   with CRLF; wrong proof of possession 403; 401/403 without / with a
 #   foreign certificate; a SAN outside the policy 403; simplereenroll with
-#   the LDevID (and a changed subject refused); fullcmc/serverkeygen 501;
+#   the LDevID (and a changed subject refused); serverkeygen (multipart:
+#   PKCS#8 key + certificate for it), 501 where off; fullcmc 501;
 #   a pending job across kill -9 and restart; the pledge in est-domain,
 #   redirect and enroll-here mode, its LDevID verified against the issuer it
 #   should have; the cloud registrar's 404 for devices not in enroll-here.
@@ -42,6 +43,7 @@ add_est() { # CONF KEY VALUE: a key in the [est] section
 }
 add_est "$D/cloudregd-owner.conf" first_wait_ms 0
 add_est "$D/cloudregd-owner.conf" retry_after 1
+add_est "$D/cloudregd-owner.conf" serverkeygen true
 add_est "$D/cloudregd-cloud.conf" retry_after 1
 add_est "$D/cloudregd-cloud.conf" require_pop true
 # The same owner registrar with no workers: it only queues jobs.
@@ -186,8 +188,35 @@ st=$(est "$OWNER_EST" "$ODCA" simpleenroll $(as pledge-0004) -H 'Content-Type: a
 [ "$st" = 403 ] || fail "SAN outside the policy: $st, want 403"
 st=$(est "$OWNER_EST" "$ODCA" fullcmc $(as pledge-0004) -H 'Content-Type: application/pkcs7-mime' --data-binary "@$TEST_TMP/c4.b64")
 [ "$st" = 501 ] || fail "fullcmc: $st, want 501"
-st=$(est "$OWNER_EST" "$ODCA" serverkeygen $(as pledge-0004) -H 'Content-Type: application/pkcs10' --data-binary "@$TEST_TMP/c4.b64")
-[ "$st" = 501 ] || fail "serverkeygen: $st, want 501"
+# serverkeygen: a multipart/mixed answer with a PKCS#8 key and a certs-only
+# part whose first certificate is for that key, subject and SAN of the CSR.
+csr pledge-0004 "$TEST_TMP/ckg" pledge-0004.pledges.example.com
+st=$(est "$OWNER_EST" "$ODCA" serverkeygen $(as pledge-0004) -H 'Content-Type: application/pkcs10' --data-binary "@$TEST_TMP/ckg.b64")
+[ "$st" = 200 ] || fail "serverkeygen: $st $(cat "$TEST_TMP/b")"
+case "$(hdr Content-Type)" in "multipart/mixed; boundary="*) ;; *) fail "serverkeygen Content-Type: $(hdr Content-Type)" ;; esac
+"$PYTHON3" - "$TEST_TMP/b" "$(hdr Content-Type)" "$TEST_TMP/kg" <<'PY' || fail "serverkeygen body is not the two expected parts"
+import base64, sys
+body, ctype, out = open(sys.argv[1], "rb").read(), sys.argv[2], sys.argv[3]
+boundary = ctype.split("boundary=", 1)[1].strip('"').encode()
+parts = body.split(b"--" + boundary)
+assert parts[0] == b"" and parts[-1].strip() == b"--", parts
+parts = parts[1:-1]
+assert len(parts) == 2
+types = []
+for i, p in enumerate(parts):
+    head, data = p.split(b"\r\n\r\n", 1)
+    types.append([l.split(b":", 1)[1].strip() for l in head.split(b"\r\n") if l.lower().startswith(b"content-type:")][0])
+    open(out + (".key.der", ".p7.der")[i], "wb").write(base64.b64decode(data))
+assert types == [b"application/pkcs8", b"application/pkcs7-mime; smime-type=certs-only"], types
+PY
+"$OPENSSL" pkcs7 -inform DER -in "$TEST_TMP/kg.p7.der" -print_certs | sed -n '1,/END CERTIFICATE/p' >"$TEST_TMP/kg.crt"
+"$OPENSSL" verify -CAfile "$ODCA" "$TEST_TMP/kg.crt" >/dev/null || fail "serverkeygen certificate does not verify"
+[ "$("$OPENSSL" pkey -inform DER -in "$TEST_TMP/kg.key.der" -pubout)" = "$("$OPENSSL" x509 -in "$TEST_TMP/kg.crt" -noout -pubkey)" ] ||
+	fail "serverkeygen certificate is not for the key sent"
+[ "$("$OPENSSL" x509 -in "$TEST_TMP/kg.crt" -noout -pubkey)" != "$("$OPENSSL" pkey -in "$TEST_TMP/ckg.key" -pubout)" ] ||
+	fail "serverkeygen certified the CSR's own key"
+"$OPENSSL" x509 -in "$TEST_TMP/kg.crt" -noout -subject -ext subjectAltName | tr '\n' ' ' |
+	grep -q "serialNumber = pledge-0004.*DNS:pledge-0004.pledges.example.com" || fail "serverkeygen certificate lost subject or SAN"
 [ "$(est "$OWNER_EST" "$ODCA" nosuchop)" = 404 ] || fail "unknown EST operation is not 404"
 [ "$(est "$OWNER_EST" "$ODCA" simpleenroll -X GET)" = 405 ] || fail "GET simpleenroll is not 405"
 
@@ -226,6 +255,8 @@ first_cert | "$OPENSSL" verify -CAfile "$ODCA" >/dev/null || fail "certificate a
 [ "$(est "$CLOUD_EST" "$CDCA" cacerts $(as pledge-0002))" = 404 ] || fail "cloud EST cacerts for an est-domain device is not 404"
 [ "$(est "$CLOUD_EST" "$CDCA" csrattrs $(as pledge-0002))" = 404 ] || fail "cloud EST csrattrs for an est-domain device is not 404"
 [ "$(est "$CLOUD_EST" "$CDCA" csrattrs)" = 404 ] || fail "cloud EST without a certificate is not 404"
+st=$(est "$CLOUD_EST" "$CDCA" serverkeygen $(as pledge-0003) -H 'Content-Type: application/pkcs10' --data-binary "@$TEST_TMP/c4.b64")
+[ "$st" = 501 ] || fail "serverkeygen where it is off: $st, want 501"
 st=$(est "$CLOUD_EST" "$CDCA" csrattrs $(as pledge-0003))
 [ "$st" = 200 ] || fail "cloud EST csrattrs for the enroll-here device: $st"
 b64d "$TEST_TMP/b" | "$OPENSSL" asn1parse -inform DER | grep -q challengePassword ||
