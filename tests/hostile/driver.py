@@ -3,16 +3,20 @@
 daemons over raw TLS sockets (so that slow, truncated and half-open clients
 can be played, which curl cannot).
 
-    driver.py --pki DIR --work DIR --db FILE --cases FILE --url NAME=URL ...
-              [--only ID] [--list]
+    driver.py --pki DIR --work DIR --db FILE --brski PROGRAM --cases FILE
+              [--controls FILE] --url NAME=URL ... [--token SCOPE=TOKEN ...]
+              [--only ID] [--show]
 
 Each row names a listener, a method and path, the TLS client identity, a
 request builder, the Content-Type, how the bytes are sent, the status
 expected, a substring the body must contain and the disposition the MASA's
 request log must show for that request (matched by X-Request-Id), or "-".
 
-Before the first row and after the last, every table of the store except the
-append-only request log is dumped; the two dumps must be equal. Every answer
+The controls (--controls) run first: requests the daemons accept, made by
+the same builders, so that a refusal in the matrix is the condition of its
+row and not a broken fixture. Then, before the first row of the matrix and
+after the last, every table of the store except the append-only request log
+is dumped; the two dumps must be equal. Every answer
 must be below 500. Prints one line per row and a closing "N passed, N failed"
 line; exits 0 only when every row passed.
 """
@@ -484,8 +488,8 @@ def main():
     ap.add_argument("--token", action="append", default=[], help="SCOPE=TOKEN")
     ap.add_argument("--only")
     ap.add_argument("--show", action="store_true", help="print what each row got")
-    ap.add_argument("--no-store-check", action="store_true",
-                    help="do not compare the store (the controls change it)")
+    ap.add_argument("--controls",
+                    help="rows run first, before the store is dumped (they may change it)")
     args = ap.parse_args()
     env = Env(args)
     env.tokens = dict(t.split("=", 1) for t in args.token)
@@ -494,20 +498,26 @@ def main():
     ids = identities(env)
     build = builders(env, ids)
     cases = read_cases(args.cases)
+    controls = read_cases(args.controls) if args.controls else []
     if args.only:
         cases = [c for c in cases if c["id"] == args.only]
+        controls = []
     # build every body first: the store is compared around the requests only
     bodies = {}
     t_build = time.monotonic()
-    for c in cases:
+    for c in controls + cases:
         if c["builder"] not in build:
             sys.exit("line %d: no builder '%s'" % (c["line"], c["builder"]))
         if c["builder"] not in bodies:
             bodies[c["builder"]] = build[c["builder"]]()
     print("built %d request bodies in %.1f s" % (len(bodies), time.monotonic() - t_build))
-    before = dump_store(args.db)
     passed = failed = 0
-    for c in cases:
+    before = None
+    for c in controls + [None] + cases:
+        if c is None:
+            # the controls are done: from here on the store must not change
+            before = dump_store(args.db)
+            continue
         want_status = c["status"]
         expect = c["expect"]
         disp = None
@@ -565,9 +575,7 @@ def main():
             passed += 1
             print("ok   " + line)
     after = dump_store(args.db)
-    if args.no_store_check:
-        pass
-    elif before != after:
+    if before != after:
         failed += 1
         for t in sorted(set(before) | set(after)):
             if before.get(t) != after.get(t):
