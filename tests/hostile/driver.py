@@ -267,10 +267,6 @@ def owner_json(env, name, extra=None):
     return json.dumps(d).encode()
 
 
-def admin_token(env, scope):
-    return env.tokens.get(scope, "")
-
-
 def builders(env, ids):
     big = b"A" * 70000
     return {
