@@ -17,6 +17,7 @@
 #include "cloudreg/est.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/ratelimit.h"
 #include "service/store.h"
 
 struct creg_enroll {
@@ -344,6 +345,18 @@ voucher_err creg_enroll_request(struct creg_enroll *e, const uint8_t *csr, size_
 		return r;
 	r = store_job_get_by_csr(e->store, sha256, &job, serr, sizeof(serr));
 	if (r == VOUCHER_E_NOT_FOUND) {
+		unsigned wait = 0;
+		/* A new CA request: the per-serial limit (cache hits and
+		 * retries of a job never count). */
+		if (svc_ratelimit_take(serial, &wait) != VOUCHER_OK) {
+			a->status = 429;
+			a->retry_after = wait ? wait : 1;
+			snprintf(a->message, sizeof(a->message),
+			         "device '%.64s' has asked for too many certificates; retry after "
+			         "%u s",
+			         serial, a->retry_after);
+			return VOUCHER_E_RATE_LIMITED;
+		}
 		r = store_job_create(e->store, sha256, csr, csr_len, serial, owner, &id, serr,
 		                     sizeof(serr));
 		if (r == VOUCHER_OK) {

@@ -25,6 +25,7 @@
 #include "common/str.h"
 #include "service/config.h"
 #include "service/log.h"
+#include "service/ratelimit.h"
 #include "service/tlsconf.h"
 
 #define EST_PREFIX "/.well-known/est/"
@@ -429,8 +430,11 @@ static voucher_err do_enroll(const struct creg_est *est, const struct svc_req *r
 		e = svc_resp_header(resp, "Retry-After", ra);
 	} else {
 		text(resp, ans.status ? ans.status : 500, ans.message[0] ? ans.message : "failed");
-		if (ans.status == 503)
-			svc_resp_header(resp, "Retry-After", "1");
+		if (ans.status == 503 || ans.status == 429) {
+			char ra[16];
+			snprintf(ra, sizeof(ra), "%u", ans.retry_after ? ans.retry_after : 1);
+			svc_resp_header(resp, "Retry-After", ra);
+		}
 		e = VOUCHER_OK;
 	}
 out:
@@ -529,6 +533,15 @@ static voucher_err do_keygen(const struct creg_est *est, const struct svc_req *r
 	    (e = keygen_csr(csr, der, der_len, key, &newcsr)) != VOUCHER_OK) {
 		e = text(resp, 500, "failed to make a key and its request");
 		goto out;
+	}
+	{
+		unsigned wait = 0;
+		if (svc_ratelimit_take(serial, &wait) != VOUCHER_OK) {
+			snprintf(msg, sizeof(msg), "%u", wait ? wait : 1);
+			text(resp, 429, "this device has asked for too many certificates");
+			e = svc_resp_header(resp, "Retry-After", msg);
+			goto out;
+		}
 	}
 	rq.csr = newcsr.data;
 	rq.csr_len = newcsr.size;

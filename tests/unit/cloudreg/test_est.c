@@ -22,6 +22,7 @@
 #include "cloudreg/creg.h"
 #include "cloudreg/est.h"
 #include "service/config.h"
+#include "service/ratelimit.h"
 #include "service/store.h"
 
 struct fixture {
@@ -68,7 +69,8 @@ static int setup(void **state)
 	        "domain_ca = %s\n"
 	        "[est]\nworkers = 0\nfirst_wait_ms = 0\nretry_after = 3\nbasic_user = admin\n"
 	        "basic_password_file = %s\ncsrattrs_oids = 1.2.840.10045.4.3.2\n"
-	        "[ca]\nbackend = local\ncert = %s\nkey = %s\nsubdomain = pledges.example.com\n",
+	        "[ca]\nbackend = local\ncert = %s\nkey = %s\nsubdomain = pledges.example.com\n"
+	        "[limits]\nserial_rate = 1\nserial_burst = 2\n",
 	        fx->db, fx->dca.crt_path, fx->dca.key_path, fx->mfg.ca.crt_path,
 	        fx->mfg.ca.crt_path, fx->dca.crt_path, fx->pw, fx->dca.crt_path, fx->dca.key_path);
 	fclose(f);
@@ -77,6 +79,8 @@ static int setup(void **state)
 		fail_msg("config: %s", brski_buf_str(&errors));
 	brski_buf_free(&errors);
 	assert_int_equal(store_open(fx->db, &fx->store, err, sizeof(err)), VOUCHER_OK);
+	if (svc_ratelimit_configure(fx->cfg, err, sizeof(err)) != VOUCHER_OK)
+		fail_msg("limits: %s", err);
 	if (creg_est_new(fx->cfg, fx->store, NULL, &fx->est, err, sizeof(err)) != VOUCHER_OK)
 		fail_msg("creg_est_new: %s", err);
 	fx->app.store = fx->store;
@@ -94,6 +98,7 @@ static int teardown(void **state)
 	char p[160];
 
 	creg_est_free(fx->est);
+	svc_ratelimit_shutdown();
 	store_close(fx->store);
 	svc_config_free(fx->cfg);
 	unlink(fx->conf);
@@ -483,6 +488,40 @@ static void test_enroll_and_reenroll(void **state)
 	svc_resp_free(&r);
 }
 
+/* [limits] serial_burst = 2: a third new CSR of one device is 429, while
+ * the retry of an existing job and the cache never count. */
+static void test_serial_limit(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc_resp r;
+	struct brski_buf b[3];
+
+	svc_resp_init(&r);
+	for (int i = 0; i < 3; i++)
+		csr_body(NULL, "SN-1", NULL, NULL, &b[i]);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(call(fx, "POST", "/.well-known/est/simpleenroll",
+		                      "application/pkcs10", b[i].data, b[i].len, &r),
+		                 202);
+	assert_int_equal(call(fx, "POST", "/.well-known/est/simpleenroll", "application/pkcs10",
+	                      b[2].data, b[2].len, &r),
+	                 429);
+	assert_non_null(header(&r, "Retry-After"));
+	assert_int_equal(call(fx, "POST", "/.well-known/est/simpleenroll", "application/pkcs10",
+	                      b[0].data, b[0].len, &r),
+	                 202);
+	run_jobs(fx);
+	assert_int_equal(call(fx, "POST", "/.well-known/est/simpleenroll", "application/pkcs10",
+	                      b[1].data, b[1].len, &r),
+	                 200);
+	assert_int_equal(call(fx, "POST", "/.well-known/est/simpleenroll", "application/pkcs10",
+	                      b[1].data, b[1].len, &r),
+	                 200);
+	for (int i = 0; i < 3; i++)
+		brski_buf_free(&b[i]);
+	svc_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +531,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_bodies_and_policy, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pop, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_enroll_and_reenroll, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_serial_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
