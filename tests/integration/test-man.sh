@@ -29,6 +29,8 @@ check_cmd "$M/brski.1" "brski pledge" "$BRSKI" pledge
 check_cmd "$M/brski.1" "brski bench voucher" "$BRSKI" bench voucher
 check_cmd "$M/brski.1" "brski bench crypto" "$BRSKI" bench crypto
 check_cmd "$M/brski.1" "brski bench masa" "$BRSKI" bench masa
+check_cmd "$M/brski.1" "brski bench cloudreg" "$BRSKI" bench cloudreg
+check_cmd "$M/brski.1" "brski bench store" "$BRSKI" bench store
 for c in "owner create" "device create" "device list" "device import" "token create" "voucher issue"; do
 	# shellcheck disable=SC2086
 	check_cmd "$M/brski.1" "brski admin $c" "$BRSKI" admin $c
