@@ -522,6 +522,32 @@ static void test_serial_limit(void **state)
 	svc_resp_free(&r);
 }
 
+/* [est] allowed_serials narrows the IDevIDs that may enroll (owner role). */
+static void test_allow_list(void **state)
+{
+	struct fixture *fx = *state;
+	struct svc_resp r;
+	struct brski_buf b;
+	char *list[1] = {(char *)"SN-2"};
+
+	svc_resp_init(&r);
+	csr_body(NULL, "SN-1", NULL, NULL, &b);
+	fx->est->allowed = list;
+	fx->est->n_allowed = 1;
+	assert_int_equal(call(fx, "POST", "/.well-known/est/simpleenroll", "application/pkcs10",
+	                      b.data, b.len, &r),
+	                 403);
+	assert_non_null(strstr((const char *)r.body.data, "allow-list"));
+	list[0] = (char *)"SN-1";
+	assert_int_equal(call(fx, "POST", "/.well-known/est/simpleenroll", "application/pkcs10",
+	                      b.data, b.len, &r),
+	                 202);
+	fx->est->allowed = NULL;
+	fx->est->n_allowed = 0;
+	brski_buf_free(&b);
+	svc_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +558,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_pop, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_enroll_and_reenroll, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_serial_limit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_allow_list, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
