@@ -297,7 +297,11 @@ step "Summary"
 	echo "pledge|mode|cloud registrar|EST server|LDevID issuer|result"
 	echo "------|----|---------------|----------|-------------|------"
 	printf '%s\n' "${results[@]}"
-} | column -t -s '|' | sed 's/^/    /'
+} | awk -F'|' '
+	# Columns as wide as their widest cell (column(1) is not in every
+	# minimal Debian install).
+	{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n[NR] = NF }
+	END { for (r = 1; r <= NR; r++) { line = "   "; for (i = 1; i <= n[r]; i++) line = line sprintf(" %-*s ", w[i], c[r, i]); sub(/ +$/, "", line); print line } }'
 if [ $acme -eq 1 ] && [ ${#acme_args[@]} -gt 0 ]; then
 	note "owner CA: ACME (Pebble + BIND 9)"
 	[ $rc_all -eq 0 ] || note "NOT DONE: the ACME path did not complete end to end here; the pledge logs above show the step that failed."
