@@ -536,7 +536,9 @@ void bench_print_daemon_caches(const char *cafile, const char *token, const char
 	unsigned n = 0;
 	snprintf(url, sizeof(url), "%s/metrics", admin);
 	if (bench_admin_call(cafile, token, "GET", url, NULL, &body) == 200 && body) {
-		for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n"))
+		char *save = NULL;
+		for (char *line = strtok_r(body, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
 			if (line[0] != '#' && strstr(line, "cache")) {
 				printf("daemon cache: %s\n", line);
 				n++;

@@ -22,7 +22,7 @@
 #include "tools/brski.h"
 
 #define STORE_MAX_DEVICES 100000000u
-#define STORE_TX_ROWS     10000 /* rows per transaction while filling */
+#define STORE_TX_ROWS     10000u /* rows per transaction while filling */
 
 /* A placeholder CA: the store keeps the text, it does not parse it. */
 static const char bench_ca_pem[] = "-----BEGIN CERTIFICATE-----\nYmVuY2g=\n"
