@@ -247,6 +247,9 @@ for i in 0 1 2; do
 	"$brski" pledge --pki "$D" --serial "$s" --tries 30 >"$demo/pledge-$s.log" 2>&1
 	prc=$?
 	sed 's/^/    | /' "$demo/pledge-$s.log"
+	# The MASA's side: the voucher it issued, as its audit log holds it.
+	printf '    $ brski admin device audit %s   (the MASA'"'"'s record of the voucher)\n' "$s"
+	"$brski" admin device audit "$s" --pki "$D" 2>&1 | sed 's/^/    : /'
 	# What the cloud registrar answered, and which EST server enrolled.
 	if grep -q '^redirect ' "$demo/pledge-$s.log"; then
 		cloud_said="307 redirect"
