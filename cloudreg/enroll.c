@@ -229,7 +229,9 @@ voucher_err creg_enroll_new(struct store *store, struct creg_ca *ca,
 	snprintf(e->holder, sizeof(e->holder), "%s:%ld", opts->holder ? opts->holder : host,
 	         (long)getpid());
 	e->metrics = metrics;
-	e->slot = metrics ? svc_metrics_route(metrics, "ca", "ISSUE", ca->ops->name) : -1;
+	e->slot = opts->metrics_slot >= 0 ? opts->metrics_slot
+	          : metrics               ? svc_metrics_route(metrics, "ca", "ISSUE", ca->ops->name)
+	                                  : -1;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->wake, NULL);
 	if (opts->workers && !(e->threads = calloc(opts->workers, sizeof(*e->threads)))) {
@@ -273,6 +275,11 @@ void creg_enroll_free(struct creg_enroll *e)
 	pthread_cond_destroy(&e->wake);
 	free(e->subdomain);
 	free(e);
+}
+
+int creg_enroll_metrics_slot(const struct creg_enroll *e)
+{
+	return e ? e->slot : -1;
 }
 
 uint64_t creg_enroll_issued(const struct creg_enroll *e)

@@ -603,10 +603,58 @@ out:
 	return e;
 }
 
+struct creg_est *creg_est_get(struct creg_app *app)
+{
+	struct creg_est *est;
+
+	pthread_mutex_lock(&app->lock);
+	if ((est = app->est) != NULL)
+		est->refs++;
+	pthread_mutex_unlock(&app->lock);
+	return est;
+}
+
+void creg_est_put(struct creg_app *app, struct creg_est *est)
+{
+	bool last;
+
+	if (!est)
+		return;
+	pthread_mutex_lock(&app->lock);
+	last = --est->refs == 0;
+	pthread_mutex_unlock(&app->lock);
+	if (last)
+		creg_est_free(est);
+}
+
+void creg_est_swap(struct creg_app *app, struct creg_est *est)
+{
+	struct creg_est *old;
+
+	pthread_mutex_lock(&app->lock);
+	old = app->est;
+	app->est = est;
+	pthread_mutex_unlock(&app->lock);
+	creg_est_put(app, old);
+}
+
+static voucher_err est_handle(const struct creg_est *est, const struct svc_req *req,
+                              struct svc_resp *resp);
+
 voucher_err creg_est_handle(const struct svc_req *req, struct svc_resp *resp)
 {
 	struct creg_app *app = req->app;
-	const struct creg_est *est = app->est;
+	struct creg_est *est = creg_est_get(app);
+	voucher_err e = est_handle(est, req, resp);
+
+	creg_est_put(app, est);
+	return e;
+}
+
+static voucher_err est_handle(const struct creg_est *est, const struct svc_req *req,
+                              struct svc_resp *resp)
+{
+	struct creg_app *app = req->app;
 	const char *op = req->path + strlen(EST_PREFIX), *slash;
 	struct ident id;
 	bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
@@ -734,8 +782,8 @@ static voucher_err load_lines(const char *path, char ***out, size_t *n, char *er
 }
 
 voucher_err creg_est_new(const struct svc_config *cfg, struct store *store,
-                         struct svc_metrics *metrics, struct creg_est **out, char *err,
-                         size_t errlen)
+                         struct svc_metrics *metrics, int metrics_slot, struct creg_est **out,
+                         char *err, size_t errlen)
 {
 	struct creg_est *est = calloc(1, sizeof(*est));
 	struct creg_enroll_opts eo = {0};
@@ -747,6 +795,7 @@ voucher_err creg_est_new(const struct svc_config *cfg, struct store *store,
 
 	if (!est)
 		return VOUCHER_ENOMEM;
+	est->refs = 1;
 	s = svc_config_str(cfg, "daemon", "role");
 	est->cloud = s && strcmp(s, "cloud") == 0;
 	est->require_pop = svc_config_bool(cfg, "est", "require_pop");
@@ -853,6 +902,7 @@ voucher_err creg_est_new(const struct svc_config *cfg, struct store *store,
 	eo.retry_after = (unsigned)svc_config_int(cfg, "est", "retry_after");
 	eo.poll_ms = 500;
 	eo.subdomain = est->subdomain;
+	eo.metrics_slot = metrics_slot;
 	if ((e = creg_enroll_new(store, est->ca, &eo, metrics, &est->enroll, err, errlen)) !=
 	    VOUCHER_OK)
 		goto fail;

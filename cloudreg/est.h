@@ -27,6 +27,7 @@ struct svc_config;
 struct svc_metrics;
 struct svc_trust;
 struct store;
+struct creg_app;
 
 #define CREG_CSR_MAX            (32 * 1024)
 #define CREG_DNS_MAX            253
@@ -120,6 +121,7 @@ struct creg_enroll_opts {
 	unsigned poll_ms;       /* idle workers look for jobs this often */
 	const char *holder;     /* lease holder prefix; NULL: the host name */
 	const char *subdomain;  /* [ca] subdomain, passed to the backend */
+	int metrics_slot;       /* >= 0: count in this series; else register one */
 };
 
 struct creg_enroll;
@@ -158,13 +160,18 @@ voucher_err creg_enroll_request(struct creg_enroll *e, const uint8_t *csr, size_
 voucher_err creg_enroll_run_one(struct creg_enroll *e, const char *holder, bool *ran, char *err,
                                 size_t errlen);
 
+/* The metrics series of the CA calls (-1 when none). */
+int creg_enroll_metrics_slot(const struct creg_enroll *e);
+
 /* Issuances (CREG_CA_ISSUED results) of this instance. */
 uint64_t creg_enroll_issued(const struct creg_enroll *e);
 
 /* ---- est.c: the routes ----------------------------------------------------- */
 
-/* What [est] and [ca] configure for the EST server, built at start. */
+/* What [est] and [ca] configure for the EST server, built at start and
+ * again on SIGHUP (creg_est_swap); requests hold a reference. */
 struct creg_est {
+	unsigned refs;              /* guarded by creg_app.lock */
 	bool cloud;                 /* cloud role: only enroll-here devices */
 	struct creg_ca *ca;         /* the backend (owned) */
 	struct creg_enroll *enroll; /* jobs and workers (owned) */
@@ -184,10 +191,21 @@ struct creg_est {
 	size_t n_oids;
 };
 
+/* metrics_slot: the enrollment metrics series of the server this one
+ * replaces (svc_metrics_route may not be called while serving), or -1 to
+ * register it (at start). */
 voucher_err creg_est_new(const struct svc_config *cfg, struct store *store,
-                         struct svc_metrics *metrics, struct creg_est **out, char *err,
-                         size_t errlen);
+                         struct svc_metrics *metrics, int metrics_slot, struct creg_est **out,
+                         char *err, size_t errlen);
 void creg_est_free(struct creg_est *est);
+
+/* The current EST server with a reference (NULL when there is none), and
+ * its release: the last reference frees a replaced one (stopping its
+ * workers). */
+struct creg_est *creg_est_get(struct creg_app *app);
+void creg_est_put(struct creg_app *app, struct creg_est *est);
+/* Make est (one reference, from creg_est_new) the current EST server. */
+void creg_est_swap(struct creg_app *app, struct creg_est *est);
 
 /* The EST dispatcher (every /.well-known/est/ route); req->app is a
  * struct creg_app whose est is set. */

@@ -49,7 +49,7 @@ static voucher_err creg_init(struct svc_daemon *d, void **app, char *err, size_t
 	}
 	/* The EST server and its enrollment workers, when a CA is configured. */
 	if (svc_config_has_section(svc_daemon_config(d), "ca") &&
-	    (r = creg_est_new(svc_daemon_config(d), svc_daemon_store(d), svc_daemon_metrics(d),
+	    (r = creg_est_new(svc_daemon_config(d), svc_daemon_store(d), svc_daemon_metrics(d), -1,
 	                      &a->est, err, errlen)) != VOUCHER_OK) {
 		creg_app_free(a);
 		return r;
@@ -68,6 +68,19 @@ static voucher_err creg_reload(struct svc_daemon *d, void *app, char *err, size_
 		return r;
 	creg_app_set_keys(app, k);
 	log_info("registrar: reloaded the registrar key, certificates and trust anchors");
+	/* The EST server: a new CA backend and trust anchors; requests in
+	 * flight finish with the old one, whose workers stop after it. */
+	if (svc_config_has_section(svc_daemon_config(d), "ca")) {
+		struct creg_est *est = NULL, *cur = creg_est_get(app);
+		int slot = cur ? creg_enroll_metrics_slot(cur->enroll) : -1;
+		creg_est_put(app, cur);
+		if ((r = creg_est_new(svc_daemon_config(d), svc_daemon_store(d),
+		                      svc_daemon_metrics(d), slot, &est, err, errlen)) !=
+		    VOUCHER_OK)
+			return r;
+		creg_est_swap(app, est);
+		log_info("est: reloaded the CA backend and the client trust anchors");
+	}
 	return VOUCHER_OK;
 }
 

@@ -12,7 +12,8 @@
 #   PKCS#8 key + certificate for it), 501 where off; fullcmc 501;
 #   a pending job across kill -9 and restart; the pledge in est-domain,
 #   redirect and enroll-here mode, its LDevID verified against the issuer it
-#   should have; the cloud registrar's 404 for devices not in enroll-here.
+#   should have; the cloud registrar's 404 for devices not in enroll-here;
+#   SIGHUP switching to a new CA key and certificate.
 . "$top_srcdir/tests/lib/daemon.sh"
 
 D=$TEST_TMP/pki
@@ -304,6 +305,29 @@ expect_out "enrolled .*issuer .*" "enroll-here: no enrolled line"
 ldevid_ok pledge-0003 "$CDCA"
 "$OPENSSL" verify -CAfile "$ODCA" "$D/pledges/pledge-0003.ldevid.crt" >/dev/null 2>&1 &&
 	fail "enroll-here: the LDevID verifies against the owner's CA"
+
+# ---- SIGHUP: a new CA key and certificate at the configured paths are
+# used for cacerts and new certificates, without a restart ----
+"$OPENSSL" req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+	-subj "/O=acme-owner/CN=acme-owner domain CA 2" -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,cRLSign -keyout "$TEST_TMP/ca2.key" \
+	-out "$TEST_TMP/ca2.crt" 2>/dev/null || exit 99
+cp "$ODCA" "$TEST_TMP/ca1.crt"
+cat "$TEST_TMP/ca2.key" >"$D/owner-domain-ca.key"
+cp "$TEST_TMP/ca2.crt" "$ODCA"
+kill -HUP "$(daemon_pid owner)"
+tries=0
+until est "$OWNER_EST" "$TEST_TMP/ca1.crt" cacerts >/dev/null && certs_of | grep -q "domain CA 2"; do
+	tries=$((tries + 1))
+	[ "$tries" -lt 100 ] || fail "cacerts still the old CA after SIGHUP"
+	sleep 0.1
+done
+grep -q "est: reloaded the CA backend" "$TEST_TMP/owner.log" || fail "no EST reload logged"
+csr pledge-0004 "$TEST_TMP/chup" pledge-0004.pledges.example.com
+set -- $(enroll_until "$OWNER_EST" "$TEST_TMP/ca1.crt" simpleenroll "$TEST_TMP/chup.b64" $(as pledge-0004))
+[ "$1" = 200 ] || fail "simpleenroll after SIGHUP: $1 $(cat "$TEST_TMP/b")"
+first_cert >"$TEST_TMP/chup.crt"
+"$OPENSSL" verify -CAfile "$TEST_TMP/ca2.crt" "$TEST_TMP/chup.crt" >/dev/null || fail "after SIGHUP the certificate is not from the new CA"
 
 # enrollstatus reached the telemetry store of each EST server.
 grep -q "pledge pledge-0002: enrollstatus success" "$TEST_TMP/owner.log" || fail "owner did not log the enrollstatus"

@@ -135,6 +135,7 @@ static void start(struct fixture *fx, unsigned workers, unsigned first_wait_ms)
 	                             .first_wait_ms = first_wait_ms,
 	                             .retry_after = 7,
 	                             .poll_ms = 20,
+	                             .metrics_slot = -1,
 	                             .holder = "test"};
 	char err[200] = "";
 

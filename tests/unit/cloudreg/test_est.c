@@ -81,8 +81,9 @@ static int setup(void **state)
 	assert_int_equal(store_open(fx->db, &fx->store, err, sizeof(err)), VOUCHER_OK);
 	if (svc_ratelimit_configure(fx->cfg, err, sizeof(err)) != VOUCHER_OK)
 		fail_msg("limits: %s", err);
-	if (creg_est_new(fx->cfg, fx->store, NULL, &fx->est, err, sizeof(err)) != VOUCHER_OK)
+	if (creg_est_new(fx->cfg, fx->store, NULL, -1, &fx->est, err, sizeof(err)) != VOUCHER_OK)
 		fail_msg("creg_est_new: %s", err);
+	pthread_mutex_init(&fx->app.lock, NULL);
 	fx->app.store = fx->store;
 	fx->app.est = fx->est;
 	fx->chain.data = fx->idevid.der.data;
@@ -98,6 +99,7 @@ static int teardown(void **state)
 	char p[160];
 
 	creg_est_free(fx->est);
+	pthread_mutex_destroy(&fx->app.lock);
 	svc_ratelimit_shutdown();
 	store_close(fx->store);
 	svc_config_free(fx->cfg);
