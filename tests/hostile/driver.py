@@ -549,15 +549,17 @@ def main():
             problems.append("an empty body does not say why")
         if status == 429 and "retry-after" not in hdrs:
             problems.append("429 without Retry-After")
-        # the daemon is still there after every row (a slow or truncated
-        # client must not take it down)
-        try:
-            hs = request(env.urls[c["target"].split("-")[0] + "-admin"], "GET", "/healthz",
-                         "none", ids, b"", "-", "normal")[0]
-        except (OSError, ssl.SSLError) as e:
-            hs = "%s" % e
-        if hs != 200:
-            problems.append("/healthz afterwards: %s" % hs)
+        # the daemon is still there after a slow, truncated or half-open
+        # client and after the last row (a daemon gone after any other row
+        # fails the rows that follow: they get no answer)
+        if c["mode"] != "normal" or c is cases[-1]:
+            try:
+                hs = request(env.urls[c["target"].split("-")[0] + "-admin"], "GET",
+                             "/healthz", "none", ids, b"", "-", "normal")[0]
+            except (OSError, ssl.SSLError) as e:
+                hs = "%s" % e
+            if hs != 200:
+                problems.append("/healthz afterwards: %s" % hs)
         line = "%s %s %s [%s %s] %d %dms" % (c["id"], c["method"], c["path"], c["client"],
                                              c["builder"], status, ms)
         if args.show:
