@@ -211,14 +211,14 @@ int bench_cloudreg(int argc, char **argv)
 	struct bench_result wr, pr;
 	if (warm > 0 && bench_load_run(&b, &wr) < 0)
 		goto out;
-	unsigned long rss0 = bench_proc_rss_kib(pid);
+	unsigned long rss0 = bench_proc_status_kib(pid, "VmRSS");
 	double cpu0 = bench_proc_cpu(pid);
 	b.reqs = reqs + warm;
 	b.nreqs = made - warm;
 	if (bench_load_run(&b, &pr) < 0)
 		goto out;
 	double cpu1 = bench_proc_cpu(pid);
-	unsigned long rss1 = bench_proc_rss_kib(pid);
+	unsigned long rss1 = bench_proc_status_kib(pid, "VmRSS");
 	if (bench_handshake_measure(srv_chain, srv_key, pchain, pkey, mfg, lim_s, &hs_secs, &hs_n) <
 	    0)
 		goto out;

@@ -91,8 +91,8 @@ int bench_load_run(const struct bench_load *b, struct bench_result *r);
 
 /* utime+stime of pid in seconds (/proc/PID/stat); -1 on failure. */
 double bench_proc_cpu(pid_t pid);
-/* VmRSS of pid in KiB; 0 on failure. */
-unsigned long bench_proc_rss_kib(pid_t pid);
+/* A field of /proc/PID/status in KiB ("VmRSS", "RssAnon"); 0 on failure. */
+unsigned long bench_proc_status_kib(pid_t pid, const char *field);
 
 /* A fresh `brski pki init` (this program, run as a child) in a new temp
  * directory written to dir; 0, or -1 with a message on stderr. */
