@@ -52,7 +52,7 @@ export BRSKI_YANG_DIR
 if [ -t 1 ]; then
 	bold=$'\033[1m' off=$'\033[0m'
 else
-	bold= off=
+	bold='' off=''
 fi
 step() { printf '\n%s=== %s%s\n' "$bold" "$*" "$off"; }
 note() { printf '    %s\n' "$*"; }
@@ -107,8 +107,9 @@ if [ $want_acme -eq 1 ]; then
 		else
 			h01_port=$("$PYTHON3" -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-			PEBBLE_HTTP_PORT=$h01_port
-			PEBBLE_DNS=127.0.0.1:$BIND_PORT
+			# Read by pebble_start (tests/lib/pebble.sh).
+			export PEBBLE_HTTP_PORT=$h01_port
+			export PEBBLE_DNS=127.0.0.1:$BIND_PORT
 			if ! pebble_start >"$demo/pebble-start.log" 2>&1; then
 				why_local="Pebble did not start (see $demo/pebble-start.log)"
 			else
@@ -123,7 +124,7 @@ fi
 	cat "$demo/pki-init.log"
 	die "brski pki init failed"
 }
-note "certificates, keys and ready-to-run configurations: $(ls "$D"/*.conf | xargs -n1 basename | tr '\n' ' ')"
+note "certificates, keys and ready-to-run configurations: masad.conf cloudregd-cloud.conf cloudregd-owner.conf"
 note "manifest: $D/pki.json; admin bootstrap token: $D/admin-token"
 
 jget() {
