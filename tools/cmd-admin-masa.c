@@ -25,11 +25,10 @@
 #include "common/buf.h"
 #include "common/compat.h"
 #include "common/str.h"
+#include "tools/admin-client.h"
 #include "tools/brski.h"
 
-#define AM_MAX_RESPONSE (64 * 1024 * 1024)
-#define AM_MAX_FILE     (16 * 1024 * 1024)
-#define AM_MAX_TOKEN    512
+#define AM_MAX_FILE (16 * 1024 * 1024)
 
 enum {
 	O_URL = 1,
@@ -370,110 +369,14 @@ static const struct am_cmd am_cmds[] = {
 
 /* ---- HTTP ------------------------------------------------------------------- */
 
-struct am_client {
-	CURL *h;
-	struct curl_slist *hdrs;
-	char origin[512];
-	char errbuf[CURL_ERROR_SIZE];
-	struct brski_buf body;
-	char link[1024];
-	long status;
-};
-
-static size_t am_on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct am_client *cl = arg;
-	return brski_buf_put(&cl->body, p, size * n) == VOUCHER_OK ? size * n : 0;
-}
-
-static size_t am_on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct am_client *cl = arg;
-	size_t len = size * n;
-
-	if (len > 5 && strncasecmp(p, "Link:", 5) == 0) {
-		size_t k = len - 5;
-		const char *v = p + 5;
-		while (k && (*v == ' ' || *v == '\t'))
-			v++, k--;
-		while (k && (v[k - 1] == '\r' || v[k - 1] == '\n'))
-			k--;
-		snprintf(cl->link, sizeof(cl->link), "%.*s", (int)k, v);
-	}
-	return len;
-}
-
-static int am_do(struct am_client *cl, const char *method, const char *path, const char *json)
-{
-	struct curl_slist *extra = NULL;
-	char url[4096];
-	CURLcode cc;
-
-	if (snprintf(url, sizeof(url), "%s%s", cl->origin, path) >= (int)sizeof(url))
-		return BRSKI_EXIT_USAGE;
-	brski_buf_reset(&cl->body);
-	cl->link[0] = cl->errbuf[0] = '\0';
-	cl->status = 0;
-	if (json) {
-		extra = curl_slist_append(NULL, "Content-Type: application/json");
-		if (!extra)
-			return BRSKI_EXIT_IO;
-		extra->next = cl->hdrs;
-	}
-	curl_easy_setopt(cl->h, CURLOPT_URL, url);
-	curl_easy_setopt(cl->h, CURLOPT_HTTPHEADER, extra ? extra : cl->hdrs);
-	curl_easy_setopt(cl->h, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(cl->h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ? method : NULL);
-	if (json) {
-		curl_easy_setopt(cl->h, CURLOPT_POSTFIELDS, json);
-		curl_easy_setopt(cl->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
-	}
-	cc = curl_easy_perform(cl->h);
-	if (extra) {
-		extra->next = NULL;
-		curl_slist_free_all(extra);
-	}
-	if (cc != CURLE_OK) {
-		fprintf(stderr, "brski admin: %s %s failed: %s (%s)\n", method, url,
-		        curl_easy_strerror(cc), cl->errbuf[0] ? cl->errbuf : "no detail");
-		return BRSKI_EXIT_IO;
-	}
-	curl_easy_getinfo(cl->h, CURLINFO_RESPONSE_CODE, &cl->status);
-	return BRSKI_EXIT_OK;
-}
-
 /* The daemon refused: print its answer (a problem, maybe with per-row
  * errors) as sent, bounded. */
-static int am_refused(const struct am_client *cl, const char *what)
+static int am_refused(const struct brski_admin_client *cl, const char *what)
 {
 	fprintf(stderr, "brski admin: %s: HTTP %ld: %.*s\n", what, cl->status,
 	        (int)(cl->body.len > 8192 ? 8192 : cl->body.len),
 	        cl->body.data ? (const char *)cl->body.data : "");
 	return BRSKI_EXIT_BAD;
-}
-
-static int print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (!s)
-		return BRSKI_EXIT_IO;
-	puts(s);
-	free(s);
-	return BRSKI_EXIT_OK;
-}
-
-/* The path of a same-API Link rel="next", or false. */
-static bool am_next(const struct am_client *cl, char *out, size_t len)
-{
-	const char *lt = strchr(cl->link, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-
-	if (!lt || !gt || !strstr(gt, "rel=\"next\""))
-		return false;
-	lt++;
-	if ((size_t)(gt - lt) >= len || strncmp(lt, "/admin/v1/", 10) != 0)
-		return false;
-	snprintf(out, len, "%.*s", (int)(gt - lt), lt);
-	return true;
 }
 
 /* Write the voucher of an issue answer to path. */
@@ -552,7 +455,7 @@ static int fill_path(char *out, size_t len, const char *tmpl, char *const args[2
 	return rc;
 }
 
-static int am_run(struct am_client *cl, const struct am_cmd *c, const struct am_args *a)
+static int am_run(struct brski_admin_client *cl, const struct am_cmd *c, const struct am_args *a)
 {
 	char path[2048], *esc[2] = {NULL, NULL}, *text = NULL;
 	json_t *body = NULL, *j = NULL, *all = NULL;
@@ -585,7 +488,7 @@ static int am_run(struct am_client *cl, const struct am_cmd *c, const struct am_
 		goto out;
 	for (unsigned pages = 0;; pages++) {
 		json_error_t e;
-		if ((rc = am_do(cl, c->method, path, text)) != BRSKI_EXIT_OK)
+		if ((rc = brski_admin_client_do(cl, c->method, path, text)) != BRSKI_EXIT_OK)
 			goto out;
 		if (cl->status < 200 || cl->status > 299) {
 			rc = am_refused(cl, c->name);
@@ -602,15 +505,15 @@ static int am_run(struct am_client *cl, const struct am_cmd *c, const struct am_
 		json_array_extend(all, json_object_get(j, "items"));
 		json_decref(j);
 		j = NULL;
-		if (!am_next(cl, path, sizeof(path)) || pages > 1000000)
+		if (!brski_admin_next_link(cl, path, sizeof(path)) || pages > 1000000)
 			break;
 	}
 	if (c->list)
-		rc = print_json(all);
+		rc = brski_admin_print_json(all);
 	else if (a->v[O_OUT])
 		rc = write_voucher(j, a->v[O_OUT]);
 	else
-		rc = print_json(j);
+		rc = brski_admin_print_json(j);
 out:
 	curl_free(esc[0]);
 	curl_free(esc[1]);
@@ -713,62 +616,15 @@ static int am_parse(const struct am_cmd *c, int argc, char **argv, struct am_arg
 	return BRSKI_EXIT_OK;
 }
 
-static int am_token(const char *path, char *out, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f) {
-		perror(path);
-		return BRSKI_EXIT_IO;
-	}
-	n = fread(out, 1, len - 1, f);
-	fclose(f);
-	out[n] = '\0';
-	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
-		out[--n] = '\0';
-	if (n == 0 || n >= len - 1 || strpbrk(out, "\r\n \t")) {
-		explicit_bzero(out, len);
-		fprintf(stderr, "brski admin: %s must hold one token on one line\n", path);
-		return BRSKI_EXIT_USAGE;
-	}
-	return BRSKI_EXIT_OK;
-}
-
-static int am_from_pki(struct am_args *a)
-{
-	char path[4096];
-	json_error_t e;
-	const char *ca = NULL, *tf = NULL, *masa = NULL;
-
-	snprintf(path, sizeof(path), "%s/pki.json", a->v[O_PKI]);
-	a->manifest = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-	if (!a->manifest || json_unpack_ex(a->manifest, &e, 0, "{s:s, s:{s:s, s:s}}", "tls_ca", &ca,
-	                                   "admin", "token_file", &tf, "masa_url", &masa) != 0) {
-		fprintf(stderr, "brski admin: cannot use %s (%s)\n", path, e.text);
-		return BRSKI_EXIT_USAGE;
-	}
-	if (!a->v[O_URL])
-		a->v[O_URL] = masa;
-	if (!a->v[O_TOKEN_FILE])
-		a->v[O_TOKEN_FILE] = tf;
-	if (!a->v[O_CACERT])
-		a->v[O_CACERT] = ca;
-	return BRSKI_EXIT_OK;
-}
-
 int brski_cmd_admin_masa(int argc, char **argv)
 {
 	const struct am_cmd *c;
 	struct am_args a;
-	struct am_client cl;
-	char token[AM_MAX_TOKEN + 2], auth[AM_MAX_TOKEN + 32];
-	const char *url;
-	size_t len;
+	struct brski_admin_client cl;
+	char token[BRSKI_ADMIN_MAX_TOKEN + 2];
 	int used = 0, rc;
 
 	memset(&a, 0, sizeof(a));
-	memset(&cl, 0, sizeof(cl));
 	if (!(c = am_find(argc, argv, &used)))
 		return BRSKI_EXIT_USAGE;
 	argc -= used;
@@ -778,52 +634,23 @@ int brski_cmd_admin_masa(int argc, char **argv)
 		return BRSKI_EXIT_OK;
 	if (rc != BRSKI_EXIT_OK)
 		return rc;
-	if (a.v[O_PKI] && (rc = am_from_pki(&a)) != BRSKI_EXIT_OK)
+	if (a.v[O_PKI] &&
+	    (rc = brski_admin_from_pki(a.v[O_PKI], false, &a.manifest, &a.v[O_URL],
+	                               &a.v[O_TOKEN_FILE], &a.v[O_CACERT])) != BRSKI_EXIT_OK)
 		goto out;
-	url = a.v[O_URL];
-	if (!url || !a.v[O_TOKEN_FILE]) {
+	if (!a.v[O_URL] || !a.v[O_TOKEN_FILE]) {
 		fprintf(stderr, "brski admin: give --url and --token-file, or --pki DIR\n");
 		rc = BRSKI_EXIT_USAGE;
 		goto out;
 	}
-	len = strlen(url);
-	while (len && url[len - 1] == '/')
-		len--;
-	if (!brski_str_startswith(url, "https://") || len >= sizeof(cl.origin)) {
-		fprintf(stderr, "brski admin: --url must be an https:// origin\n");
-		rc = BRSKI_EXIT_USAGE;
+	if ((rc = brski_admin_read_token(a.v[O_TOKEN_FILE], token, sizeof(token))) != BRSKI_EXIT_OK)
 		goto out;
-	}
-	if ((rc = am_token(a.v[O_TOKEN_FILE], token, sizeof(token))) != BRSKI_EXIT_OK)
-		goto out;
-	snprintf(cl.origin, sizeof(cl.origin), "%.*s", (int)len, url);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	explicit_bzero(token, sizeof(token));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	brski_buf_init(&cl.body, AM_MAX_RESPONSE);
-	cl.h = curl_easy_init();
-	cl.hdrs = curl_slist_append(NULL, auth);
-	explicit_bzero(auth, sizeof(auth));
-	if (!cl.h || !cl.hdrs) {
-		rc = BRSKI_EXIT_IO;
-	} else {
-		curl_easy_setopt(cl.h, CURLOPT_PROTOCOLS_STR, "https");
-		curl_easy_setopt(cl.h, CURLOPT_ERRORBUFFER, cl.errbuf);
-		curl_easy_setopt(cl.h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)AM_MAX_RESPONSE);
-		curl_easy_setopt(cl.h, CURLOPT_WRITEFUNCTION, am_on_body);
-		curl_easy_setopt(cl.h, CURLOPT_WRITEDATA, &cl);
-		curl_easy_setopt(cl.h, CURLOPT_HEADERFUNCTION, am_on_header);
-		curl_easy_setopt(cl.h, CURLOPT_HEADERDATA, &cl);
-		curl_easy_setopt(cl.h, CURLOPT_CONNECTTIMEOUT, 10L);
-		curl_easy_setopt(cl.h, CURLOPT_TIMEOUT, 120L);
-		if (a.v[O_CACERT])
-			curl_easy_setopt(cl.h, CURLOPT_CAINFO, a.v[O_CACERT]);
+	rc = brski_admin_client_init(&cl, a.v[O_URL], a.v[O_CACERT], token);
+	explicit_bzero(token, sizeof(token));
+	if (rc == BRSKI_EXIT_OK)
 		rc = am_run(&cl, c, &a);
-	}
-	if (cl.h)
-		curl_easy_cleanup(cl.h);
-	curl_slist_free_all(cl.hdrs);
-	brski_buf_free(&cl.body);
+	brski_admin_client_free(&cl);
 	curl_global_cleanup();
 out:
 	json_decref(a.manifest);

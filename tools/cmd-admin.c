@@ -22,12 +22,10 @@
 #include "common/buf.h"
 #include "common/compat.h"
 #include "common/str.h"
+#include "tools/admin-client.h"
 #include "tools/brski.h"
 
-/* Largest answer accepted: an export part is at most 8 MiB. */
-#define ADM_MAX_RESPONSE (64 * 1024 * 1024)
-#define ADM_MAX_TOKEN    512
-#define ADM_PAGE         500
+#define ADM_PAGE 500
 
 enum {
 	C_CREATE = 1 << 0,
@@ -114,149 +112,11 @@ struct adm_args {
 	json_t *manifest;
 };
 
-struct adm_client {
-	CURL *h;
-	struct curl_slist *hdrs;
-	char origin[512];
-	char errbuf[CURL_ERROR_SIZE];
-	struct brski_buf body;
-	char link[1024];
-	char ctype[128];
-	long status;
-};
-
-/* ---- the HTTP client ---------------------------------------------------------- */
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct adm_client *cl = arg;
-
-	/* returning less than given aborts the transfer (over the bound) */
-	if (brski_buf_put(&cl->body, p, size * n) != VOUCHER_OK)
-		return 0;
-	return size * n;
-}
-
-static void header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
-{
-	size_t n = strlen(name);
-
-	if (len <= n || strncasecmp(line, name, n) != 0)
-		return;
-	line += n;
-	len -= n;
-	while (len && (*line == ' ' || *line == '\t')) {
-		line++;
-		len--;
-	}
-	while (len && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
-		len--;
-	snprintf(out, outlen, "%.*s", (int)len, line);
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct adm_client *cl = arg;
-
-	header_value(p, size * n, "Link:", cl->link, sizeof(cl->link));
-	header_value(p, size * n, "Content-Type:", cl->ctype, sizeof(cl->ctype));
-	return size * n;
-}
-
-static int client_init(struct adm_client *cl, const char *url, const char *cacert,
-                       const char *token)
-{
-	char auth[ADM_MAX_TOKEN + 32];
-	size_t len = strlen(url);
-
-	memset(cl, 0, sizeof(*cl));
-	brski_buf_init(&cl->body, ADM_MAX_RESPONSE);
-	while (len && url[len - 1] == '/')
-		len--;
-	if (!brski_str_startswith(url, "https://") || len >= sizeof(cl->origin)) {
-		fprintf(stderr, "brski admin: --url must be an https:// origin, not '%s'\n", url);
-		return BRSKI_EXIT_USAGE;
-	}
-	snprintf(cl->origin, sizeof(cl->origin), "%.*s", (int)len, url);
-	cl->h = curl_easy_init();
-	if (!cl->h)
-		return BRSKI_EXIT_IO;
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-	cl->hdrs = curl_slist_append(NULL, auth);
-	explicit_bzero(auth, sizeof(auth));
-	if (!cl->hdrs)
-		return BRSKI_EXIT_IO;
-	curl_easy_setopt(cl->h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(cl->h, CURLOPT_ERRORBUFFER, cl->errbuf);
-	curl_easy_setopt(cl->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ADM_MAX_RESPONSE);
-	curl_easy_setopt(cl->h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(cl->h, CURLOPT_WRITEDATA, cl);
-	curl_easy_setopt(cl->h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(cl->h, CURLOPT_HEADERDATA, cl);
-	curl_easy_setopt(cl->h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(cl->h, CURLOPT_TIMEOUT, 120L);
-	if (cacert)
-		curl_easy_setopt(cl->h, CURLOPT_CAINFO, cacert);
-	return BRSKI_EXIT_OK;
-}
-
-static void client_free(struct adm_client *cl)
-{
-	if (cl->h)
-		curl_easy_cleanup(cl->h);
-	curl_slist_free_all(cl->hdrs);
-	brski_buf_free(&cl->body);
-}
-
-/* One request; path is absolute ("/admin/v1/..."), json the body or NULL.
- * Returns an exit code: OK for any HTTP answer (look at cl->status). */
-static int client_do(struct adm_client *cl, const char *method, const char *path, const char *json)
-{
-	struct curl_slist *hdrs = cl->hdrs, *extra = NULL;
-	char url[2048];
-	CURLcode cc;
-
-	if (snprintf(url, sizeof(url), "%s%s", cl->origin, path) >= (int)sizeof(url)) {
-		fprintf(stderr, "brski admin: URL too long\n");
-		return BRSKI_EXIT_USAGE;
-	}
-	brski_buf_reset(&cl->body);
-	cl->link[0] = cl->ctype[0] = cl->errbuf[0] = '\0';
-	cl->status = 0;
-	if (json) {
-		extra = curl_slist_append(NULL, "Content-Type: application/json");
-		if (!extra)
-			return BRSKI_EXIT_IO;
-		extra->next = cl->hdrs;
-		hdrs = extra;
-	}
-	curl_easy_setopt(cl->h, CURLOPT_URL, url);
-	curl_easy_setopt(cl->h, CURLOPT_HTTPHEADER, hdrs);
-	/* back to a plain GET first: the handle may have sent a body before */
-	curl_easy_setopt(cl->h, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(cl->h, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ? method : NULL);
-	if (json) {
-		curl_easy_setopt(cl->h, CURLOPT_POSTFIELDS, json);
-		curl_easy_setopt(cl->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
-	}
-	cc = curl_easy_perform(cl->h);
-	if (extra) {
-		extra->next = NULL;
-		curl_slist_free_all(extra);
-	}
-	curl_easy_setopt(cl->h, CURLOPT_HTTPHEADER, cl->hdrs);
-	if (cc != CURLE_OK) {
-		fprintf(stderr, "brski admin: %s %s failed: %s (%s)\n", method, url,
-		        curl_easy_strerror(cc), cl->errbuf[0] ? cl->errbuf : "no detail");
-		return BRSKI_EXIT_IO;
-	}
-	curl_easy_getinfo(cl->h, CURLINFO_RESPONSE_CODE, &cl->status);
-	return BRSKI_EXIT_OK;
-}
+/* ---- answers ------------------------------------------------------------------ */
 
 /* Say why an answer is an error: the problem's fields, or the text as
  * sent (bounded). Returns the exit code for a refused request. */
-static int report_error(const struct adm_client *cl, const char *what)
+static int report_error(const struct brski_admin_client *cl, const char *what)
 {
 	json_t *p = NULL;
 
@@ -280,7 +140,7 @@ static int report_error(const struct adm_client *cl, const char *what)
 }
 
 /* The JSON answer of a successful request, or NULL after reporting. */
-static json_t *answer_json(const struct adm_client *cl, const char *what)
+static json_t *answer_json(const struct brski_admin_client *cl, const char *what)
 {
 	json_error_t e;
 	json_t *j = json_loadb((const char *)cl->body.data, cl->body.len, 0, &e);
@@ -290,71 +150,7 @@ static json_t *answer_json(const struct adm_client *cl, const char *what)
 	return j;
 }
 
-/* The path of a Link rel="next" target on the same daemon, or false. */
-static bool next_link(const struct adm_client *cl, char *out, size_t len)
-{
-	const char *lt = strchr(cl->link, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-
-	if (!lt || !gt || !strstr(gt, "rel=\"next\""))
-		return false;
-	lt++;
-	/* only a path of the admin API: never another host */
-	if ((size_t)(gt - lt) >= len || strncmp(lt, "/admin/v1/", 10) != 0)
-		return false;
-	snprintf(out, len, "%.*s", (int)(gt - lt), lt);
-	return true;
-}
-
 /* ---- configuration ----------------------------------------------------------------- */
-
-static int read_token(const char *path, char *out, size_t len)
-{
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f) {
-		perror(path);
-		return BRSKI_EXIT_IO;
-	}
-	n = fread(out, 1, len - 1, f);
-	fclose(f);
-	out[n] = '\0';
-	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
-		out[--n] = '\0';
-	if (n == 0 || n >= len - 1 || strpbrk(out, "\r\n \t")) {
-		explicit_bzero(out, len);
-		fprintf(stderr, "brski admin: %s must hold one token on one line\n", path);
-		return BRSKI_EXIT_USAGE;
-	}
-	return BRSKI_EXIT_OK;
-}
-
-static int from_pki(struct adm_args *a)
-{
-	char path[4096];
-	json_error_t e;
-	const char *ca = NULL, *tf = NULL, *masa = NULL, *creg = NULL;
-
-	snprintf(path, sizeof(path), "%s/pki.json", a->pki);
-	a->manifest = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
-	if (!a->manifest) {
-		fprintf(stderr, "brski admin: cannot read %s (%s)\n", path, e.text);
-		return BRSKI_EXIT_USAGE;
-	}
-	/* not strict: the manifest has much more than the admin part */
-	if (json_unpack_ex(a->manifest, &e, 0, "{s:s, s:{s:s, s:s, s:s}}", "tls_ca", &ca, "admin",
-	                   "token_file", &tf, "masa_url", &masa, "cloudreg_url", &creg) != 0) {
-		fprintf(stderr, "brski admin: %s: %s\n", path, e.text);
-		return BRSKI_EXIT_USAGE;
-	}
-	if (!a->url)
-		a->url = a->cloudreg ? creg : masa;
-	if (!a->token_file)
-		a->token_file = tf;
-	if (!a->cacert)
-		a->cacert = ca;
-	return BRSKI_EXIT_OK;
-}
 
 static void usage(const struct adm_cmd *c, FILE *out)
 {
@@ -404,21 +200,10 @@ static void print_time(FILE *out, json_t *t)
 	fprintf(out, "%-20s ", buf);
 }
 
-static int print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-	if (!s)
-		return BRSKI_EXIT_IO;
-	puts(s);
-	free(s);
-	return BRSKI_EXIT_OK;
-}
-
-static int cmd_whoami(struct adm_client *cl, const struct adm_args *a)
+static int cmd_whoami(struct brski_admin_client *cl, const struct adm_args *a)
 {
 	json_t *j;
-	int rc = client_do(cl, "GET", "/admin/v1/whoami", NULL);
+	int rc = brski_admin_client_do(cl, "GET", "/admin/v1/whoami", NULL);
 
 	if (rc != BRSKI_EXIT_OK)
 		return rc;
@@ -427,7 +212,7 @@ static int cmd_whoami(struct adm_client *cl, const struct adm_args *a)
 	if (!(j = answer_json(cl, "whoami")))
 		return BRSKI_EXIT_BAD;
 	if (a->json) {
-		rc = print_json(j);
+		rc = brski_admin_print_json(j);
 	} else {
 		const char *owner = json_string_value(json_object_get(j, "owner"));
 		printf("token %lld \"%s\", scope %s%s%s\n",
@@ -440,7 +225,7 @@ static int cmd_whoami(struct adm_client *cl, const struct adm_args *a)
 	return rc;
 }
 
-static int cmd_create(struct adm_client *cl, const struct adm_args *a)
+static int cmd_create(struct brski_admin_client *cl, const struct adm_args *a)
 {
 	json_t *req, *j;
 	char *body;
@@ -457,7 +242,7 @@ static int cmd_create(struct adm_client *cl, const struct adm_args *a)
 	json_decref(req);
 	if (!body)
 		return BRSKI_EXIT_IO;
-	rc = client_do(cl, "POST", "/admin/v1/tokens", body);
+	rc = brski_admin_client_do(cl, "POST", "/admin/v1/tokens", body);
 	free(body);
 	if (rc != BRSKI_EXIT_OK)
 		return rc;
@@ -468,12 +253,12 @@ static int cmd_create(struct adm_client *cl, const struct adm_args *a)
 	if (a->token_only)
 		puts(json_string_value(json_object_get(j, "token")));
 	else
-		rc = print_json(j);
+		rc = brski_admin_print_json(j);
 	json_decref(j);
 	return rc;
 }
 
-static int cmd_revoke(struct adm_client *cl, const struct adm_args *a, const char *id)
+static int cmd_revoke(struct brski_admin_client *cl, const struct adm_args *a, const char *id)
 {
 	char path[128];
 	uint64_t u;
@@ -484,7 +269,7 @@ static int cmd_revoke(struct adm_client *cl, const struct adm_args *a, const cha
 		return BRSKI_EXIT_USAGE;
 	}
 	snprintf(path, sizeof(path), "/admin/v1/tokens/%llu", (unsigned long long)u);
-	rc = client_do(cl, "DELETE", path, NULL);
+	rc = brski_admin_client_do(cl, "DELETE", path, NULL);
 	if (rc != BRSKI_EXIT_OK)
 		return rc;
 	if (cl->status != 200)
@@ -514,7 +299,7 @@ static int add_query(CURL *h, char *q, size_t len, const char *name, const char 
 	return 0;
 }
 
-static int filters(struct adm_client *cl, const struct adm_args *a, char *q, size_t len)
+static int filters(struct brski_admin_client *cl, const struct adm_args *a, char *q, size_t len)
 {
 	if (add_query(cl->h, q, len, "token_id", a->token_id) ||
 	    add_query(cl->h, q, len, "method", a->method) ||
@@ -528,7 +313,8 @@ static int filters(struct adm_client *cl, const struct adm_args *a, char *q, siz
 }
 
 /* Every page of a list, its items appended to all. */
-static int fetch_all(struct adm_client *cl, const char *first, const char *what, json_t *all)
+static int fetch_all(struct brski_admin_client *cl, const char *first, const char *what,
+                     json_t *all)
 {
 	char path[1200];
 	int rc, pages = 0;
@@ -536,7 +322,7 @@ static int fetch_all(struct adm_client *cl, const char *first, const char *what,
 	snprintf(path, sizeof(path), "%s", first);
 	for (;;) {
 		json_t *j;
-		if ((rc = client_do(cl, "GET", path, NULL)) != BRSKI_EXIT_OK)
+		if ((rc = brski_admin_client_do(cl, "GET", path, NULL)) != BRSKI_EXIT_OK)
 			return rc;
 		if (cl->status != 200)
 			return report_error(cl, what);
@@ -545,12 +331,12 @@ static int fetch_all(struct adm_client *cl, const char *first, const char *what,
 		json_array_extend(all, json_object_get(j, "items"));
 		json_decref(j);
 		/* a bound on a misbehaving server that links in circles */
-		if (!next_link(cl, path, sizeof(path)) || ++pages > 1000000)
+		if (!brski_admin_next_link(cl, path, sizeof(path)) || ++pages > 1000000)
 			return BRSKI_EXIT_OK;
 	}
 }
 
-static int cmd_list(struct adm_client *cl, const struct adm_args *a)
+static int cmd_list(struct brski_admin_client *cl, const struct adm_args *a)
 {
 	json_t *all = json_array(), *it;
 	char path[64];
@@ -562,7 +348,7 @@ static int cmd_list(struct adm_client *cl, const struct adm_args *a)
 	snprintf(path, sizeof(path), "/admin/v1/tokens?limit=%d", ADM_PAGE);
 	rc = fetch_all(cl, path, "token list", all);
 	if (rc == BRSKI_EXIT_OK && a->json) {
-		rc = print_json(all);
+		rc = brski_admin_print_json(all);
 	} else if (rc == BRSKI_EXIT_OK) {
 		printf("%-6s %-24s %-6s %-16s %-20s %s\n", "ID", "NAME", "SCOPE", "OWNER",
 		       "CREATED", "REVOKED");
@@ -583,7 +369,7 @@ static int cmd_list(struct adm_client *cl, const struct adm_args *a)
 	return rc;
 }
 
-static int cmd_audit_list(struct adm_client *cl, const struct adm_args *a)
+static int cmd_audit_list(struct brski_admin_client *cl, const struct adm_args *a)
 {
 	json_t *all = json_array(), *it;
 	char q[1024] = "", path[1200];
@@ -599,7 +385,7 @@ static int cmd_audit_list(struct adm_client *cl, const struct adm_args *a)
 	snprintf(path, sizeof(path), "/admin/v1/audit?limit=%d%s%s", ADM_PAGE, q[0] ? "&" : "", q);
 	rc = fetch_all(cl, path, "audit list", all);
 	if (rc == BRSKI_EXIT_OK && a->json) {
-		rc = print_json(all);
+		rc = brski_admin_print_json(all);
 	} else if (rc == BRSKI_EXIT_OK) {
 		printf("%-6s %-20s %-6s %-7s %-6s %s\n", "ID", "TIME", "TOKEN", "METHOD", "STATUS",
 		       "ROUTE");
@@ -621,7 +407,7 @@ static int cmd_audit_list(struct adm_client *cl, const struct adm_args *a)
 	return rc;
 }
 
-static int cmd_export(struct adm_client *cl, const struct adm_args *a)
+static int cmd_export(struct brski_admin_client *cl, const struct adm_args *a)
 {
 	const char *format = a->format ? a->format : "jsonl";
 	char q[1024] = "", path[1200];
@@ -641,7 +427,7 @@ static int cmd_export(struct adm_client *cl, const struct adm_args *a)
 	snprintf(path, sizeof(path), "/admin/v1/audit/export?format=%s%s%s", format,
 	         q[0] ? "&" : "", q);
 	for (;;) {
-		if ((rc = client_do(cl, "GET", path, NULL)) != BRSKI_EXIT_OK)
+		if ((rc = brski_admin_client_do(cl, "GET", path, NULL)) != BRSKI_EXIT_OK)
 			break;
 		if (cl->status != 200) {
 			rc = report_error(cl, "audit export");
@@ -654,7 +440,8 @@ static int cmd_export(struct adm_client *cl, const struct adm_args *a)
 		}
 		/* the next part's link carries the cursor; the filters are
 		 * ours to repeat */
-		if (!next_link(cl, path, sizeof(path) - strlen(q) - 2) || ++parts > 1000000)
+		if (!brski_admin_next_link(cl, path, sizeof(path) - strlen(q) - 2) ||
+		    ++parts > 1000000)
 			break;
 		if (q[0]) {
 			size_t used = strlen(path);
@@ -784,8 +571,8 @@ int brski_cmd_admin(int argc, char **argv)
 {
 	const struct adm_cmd *c;
 	struct adm_args a = {0};
-	struct adm_client cl;
-	char token[ADM_MAX_TOKEN + 2];
+	struct brski_admin_client cl;
+	char token[BRSKI_ADMIN_MAX_TOKEN + 2];
 	int used = 0, rc;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -813,17 +600,18 @@ int brski_cmd_admin(int argc, char **argv)
 		fprintf(stderr, "brski admin: unexpected arguments (see --help)\n");
 		return BRSKI_EXIT_USAGE;
 	}
-	if (a.pki && (rc = from_pki(&a)) != BRSKI_EXIT_OK)
+	if (a.pki && (rc = brski_admin_from_pki(a.pki, a.cloudreg, &a.manifest, &a.url,
+	                                        &a.token_file, &a.cacert)) != BRSKI_EXIT_OK)
 		goto out;
 	if (!a.url || !a.token_file) {
 		fprintf(stderr, "brski admin: give --url and --token-file, or --pki DIR\n");
 		rc = BRSKI_EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = read_token(a.token_file, token, sizeof(token))) != BRSKI_EXIT_OK)
+	if ((rc = brski_admin_read_token(a.token_file, token, sizeof(token))) != BRSKI_EXIT_OK)
 		goto out;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = client_init(&cl, a.url, a.cacert, token);
+	rc = brski_admin_client_init(&cl, a.url, a.cacert, token);
 	explicit_bzero(token, sizeof(token));
 	if (rc == BRSKI_EXIT_OK) {
 		switch (c->bit) {
@@ -847,7 +635,7 @@ int brski_cmd_admin(int argc, char **argv)
 			break;
 		}
 	}
-	client_free(&cl);
+	brski_admin_client_free(&cl);
 	curl_global_cleanup();
 out:
 	json_decref(a.manifest);
