@@ -152,7 +152,7 @@ static void from_error(struct job *j, voucher_err e, unsigned retry_after, const
 	    e == VOUCHER_E_CONFIG)
 		set_failed(j->res, "%s", msg);
 	else
-		set_retry(j->res, retry_after ? retry_after : j->b->poll_s, "%s", msg);
+		set_retry(j->res, retry_after ? retry_after + 1 : j->b->poll_s, "%s", msg);
 }
 
 /* ---- configuration and account -------------------------------------------- */
@@ -1008,7 +1008,9 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 		if (wait) {
 			unsigned delay = ra ? ra : b->poll_s;
 			if (now_s() + delay > j.deadline) {
-				set_retry(res, delay, "waiting for ACME order %s (%s)", o.url,
+				/* +1: the job scheduler counts whole seconds, and
+				 * the CA said "not before". */
+				set_retry(res, delay + 1, "waiting for ACME order %s (%s)", o.url,
 				          acme_status_name(o.status));
 				goto done;
 			}
