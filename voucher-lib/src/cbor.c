@@ -292,25 +292,9 @@ voucher_err voucher_artifact_from_cbor(const uint8_t *in, size_t len, enum vouch
 	voucher_err r;
 	char what[64];
 
-	vl_err_clear(err);
-	if (out == NULL || (in == NULL && len > 0))
-		return vl_err(err, VOUCHER_EINVAL, NULL, "invalid arguments");
-	*out = NULL;
-	if ((r = vl_schemas_get(err)) != VOUCHER_OK)
+	if (vl_artifact_parse_prologue(in, len, expect, flags, out, err, voucher_artifact_from_cbor,
+	                               "CBOR", &r))
 		return r;
-	if ((flags & VOUCHER_F_LENIENT_BASE64_BODY) && vl_looks_like_base64(in, len)) {
-		struct brski_buf b;
-		brski_buf_init(&b, VL_MAX_ARTIFACT);
-		r = vl_base64_body(in, len, &b);
-		if (r == VOUCHER_OK)
-			r = voucher_artifact_from_cbor(
-			        b.data, b.len, expect,
-			        flags & ~(unsigned)VOUCHER_F_LENIENT_BASE64_BODY, out, err);
-		else
-			vl_err(err, r, NULL, "body is neither CBOR nor base64 of CBOR");
-		brski_buf_free(&b);
-		return r;
-	}
 	if ((r = load(in, len, &root, err)) != VOUCHER_OK)
 		return r;
 	struct cbor_pair *top = cbor_map_handle(root);

@@ -159,6 +159,35 @@ voucher_err vl_base64_body(const uint8_t *in, size_t len, struct brski_buf *out)
 	return r;
 }
 
+bool vl_artifact_parse_prologue(const uint8_t *in, size_t len, enum voucher_kind expect,
+                                unsigned flags, struct voucher_artifact **out,
+                                struct voucher_error_info *err, vl_artifact_parser parse,
+                                const char *syntax, voucher_err *r)
+{
+	vl_err_clear(err);
+	if (out == NULL || (in == NULL && len > 0)) {
+		*r = vl_err(err, VOUCHER_EINVAL, NULL, "invalid arguments");
+		return true;
+	}
+	*out = NULL;
+	if ((*r = vl_schemas_get(err)) != VOUCHER_OK)
+		return true;
+	if ((flags & VOUCHER_F_LENIENT_BASE64_BODY) && vl_looks_like_base64(in, len)) {
+		struct brski_buf b;
+		brski_buf_init(&b, VL_MAX_ARTIFACT);
+		*r = vl_base64_body(in, len, &b);
+		if (*r == VOUCHER_OK)
+			*r = parse(b.data, b.len, expect,
+			           flags & ~(unsigned)VOUCHER_F_LENIENT_BASE64_BODY, out, err);
+		else
+			vl_err(err, *r, NULL, "body is neither %s nor base64 of %s", syntax,
+			       syntax);
+		brski_buf_free(&b);
+		return true;
+	}
+	return false;
+}
+
 /* Decode a binary member: padded standard base64 (RFC 7951), or, for the
  * nonce with VOUCHER_F_LENIENT_NONCE_B64URL, unpadded base64url. */
 static voucher_err decode_binary(struct voucher_artifact *a, enum voucher_leaf leaf, const char *s,
@@ -290,25 +319,9 @@ voucher_err voucher_artifact_from_json(const uint8_t *in, size_t len, enum vouch
 	enum voucher_kind kind = VOUCHER_KIND_UNKNOWN;
 	voucher_err r;
 
-	vl_err_clear(err);
-	if (out == NULL || (in == NULL && len > 0))
-		return vl_err(err, VOUCHER_EINVAL, NULL, "invalid arguments");
-	*out = NULL;
-	if ((r = vl_schemas_get(err)) != VOUCHER_OK)
+	if (vl_artifact_parse_prologue(in, len, expect, flags, out, err, voucher_artifact_from_json,
+	                               "JSON", &r))
 		return r;
-	if ((flags & VOUCHER_F_LENIENT_BASE64_BODY) && vl_looks_like_base64(in, len)) {
-		struct brski_buf b;
-		brski_buf_init(&b, VL_MAX_ARTIFACT);
-		r = vl_base64_body(in, len, &b);
-		if (r == VOUCHER_OK)
-			r = voucher_artifact_from_json(
-			        b.data, b.len, expect,
-			        flags & ~(unsigned)VOUCHER_F_LENIENT_BASE64_BODY, out, err);
-		else
-			vl_err(err, r, NULL, "body is neither JSON nor base64 of JSON");
-		brski_buf_free(&b);
-		return r;
-	}
 	if ((r = load_bounded(in, len, &root, &key, &body, err)) != VOUCHER_OK)
 		return r;
 	if ((r = resolve_kind(vl_root_kind(key, strlen(key)), expect, flags, key, &kind, err)) !=

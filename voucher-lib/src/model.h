@@ -91,6 +91,21 @@ voucher_err vl_json_print(const struct voucher_artifact *a, bool placeholder_cre
 voucher_err vl_base64_body(const uint8_t *in, size_t len, struct brski_buf *out);
 bool vl_looks_like_base64(const uint8_t *in, size_t len);
 
+/* A codec's parser: voucher_artifact_from_json or voucher_artifact_from_cbor. */
+typedef voucher_err (*vl_artifact_parser)(const uint8_t *in, size_t len, enum voucher_kind expect,
+                                          unsigned flags, struct voucher_artifact **out,
+                                          struct voucher_error_info *err);
+/* The start both parsers share: clear err, check the arguments, load the
+ * schemas and, with VOUCHER_F_LENIENT_BASE64_BODY, answer a body that looks
+ * like base64 by decoding it and handing the result to parse (without that
+ * flag; syntax names the expected encoding in the error). Returns true when
+ * the call is answered, its result in *r; false when the caller goes on to
+ * parse in as it is (*out is then NULL). */
+bool vl_artifact_parse_prologue(const uint8_t *in, size_t len, enum voucher_kind expect,
+                                unsigned flags, struct voucher_artifact **out,
+                                struct voucher_error_info *err, vl_artifact_parser parse,
+                                const char *syntax, voucher_err *r);
+
 /* ---- CBOR (cbor.c) ---- */
 /* Kind from the outer key of a CBOR artifact (no validation). */
 voucher_err vl_cbor_detect(const uint8_t *in, size_t len, enum voucher_kind *kind);
