@@ -138,16 +138,17 @@ grep -q "failed to create the ACME order: urn:ietf:params:acme:error:rateLimited
 [ "$(count "finalize pledge-0001")" = 2 ] || fail "the second pledge-0001 order was not finalized"
 [ "$(count "early-poll")" = 0 ] || fail "the processing order was polled before its Retry-After ($(count early-poll) times)"
 [ "$(count "cert-pkcs7")" = 4 ] || fail "the slow order's certificate was not downloaded"
-# A longer rate limit is not sat out by a worker: the job waits, and the
-# pledge is told to come back when the CA said (Retry-After 7 > 5 s, plus
-# the one second the whole-second job clock needs).
+# A longer rate limit is not sat out by a worker: the job waits as long as
+# the CA said (Retry-After 7 > 5 s, plus the one second the whole-second job
+# clock needs), and the pledge's next 202 tells it the time that is left
+# (well above [est] retry_after = 1).
 rm -f "$TEST_TMP/resp/slow-finalize" "$TEST_TMP/retry-after"
 touch "$TEST_TMP/resp/ratelimit-long"
 enroll pledge-0002
 [ "$(count "rateLimited 7")" = 1 ] || fail "no long rateLimited answer was given"
 grep -q "rateLimited: too many new orders, retry in 7 s; next attempt in 8 s" "$TEST_TMP/owner.log" ||
 	fail "the job was not put off by the CA's Retry-After"
-sort -n "$TEST_TMP/retry-after" | tail -1 | grep -qx '[78]' ||
+[ "$(sort -n "$TEST_TMP/retry-after" | tail -1)" -ge 5 ] ||
 	fail "the pledge was not told to wait as long as the CA asked: $(tr '\n' ' ' <"$TEST_TMP/retry-after")"
 echo "responder events: $(tr "\n" ";" <"$TEST_TMP/resp/events")"
 exit 0
