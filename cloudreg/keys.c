@@ -12,6 +12,7 @@
 #include "common/str.h"
 #include "service/admin.h"
 #include "service/config.h"
+#include "service/keys.h"
 #include "service/metrics.h"
 
 void creg_keys_free(struct creg_keys *k)
@@ -56,11 +57,9 @@ voucher_err creg_keys_load(const struct svc_config *cfg, struct creg_keys **out,
 		r = VOUCHER_E_CONFIG;
 		goto fail;
 	}
-	if ((r = voucher_signer_load(&k->signer, key, cert)) != VOUCHER_OK) {
-		snprintf(err, errlen, "failed to load the registrar key %s with %s (%s)", key, cert,
-		         voucher_strerror(r));
+	if ((r = svc_keys_load_signer(&k->signer, key, cert, "the registrar key", err, errlen)) !=
+	    VOUCHER_OK)
 		goto fail;
-	}
 	/* The MASA checks for id-kp-cmcRA; refusing to start says why now
 	 * rather than in every pledge's 502. */
 	if ((r = voucher_x509_chain_load_file(cert, &chain)) != VOUCHER_OK ||
@@ -71,12 +70,9 @@ voucher_err creg_keys_load(const struct svc_config *cfg, struct creg_keys **out,
 	}
 	voucher_x509_chain_free(chain);
 	chain = NULL;
-	if ((r = voucher_trust_new(&k->manufacturer)) != VOUCHER_OK ||
-	    (r = voucher_trust_add_file(k->manufacturer, mca)) != VOUCHER_OK) {
-		snprintf(err, errlen, "failed to load [registrar] manufacturer_ca %s (%s)", mca,
-		         voucher_strerror(r));
+	if ((r = svc_keys_load_trust(&k->manufacturer, mca, "[registrar] manufacturer_ca", err,
+	                             errlen)) != VOUCHER_OK)
 		goto fail;
-	}
 	/* Pledges put the certificate the [brski] listener serves in
 	 * proximity-registrar-cert. */
 	if (!tls) {

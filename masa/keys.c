@@ -10,6 +10,7 @@
 #include "common/str.h"
 #include "masa/masa.h"
 #include "service/config.h"
+#include "service/keys.h"
 
 void masa_keys_free(struct masa_keys *k)
 {
@@ -38,17 +39,11 @@ voucher_err masa_keys_load_files(const char *sign_key, const char *sign_cert,
 		return VOUCHER_ENOMEM;
 	k->refs = 1;
 	k->nonceless_lifetime = 1200;
-	if ((r = voucher_signer_load(&k->signer, sign_key, sign_cert)) != VOUCHER_OK) {
-		snprintf(err, errlen, "failed to load the voucher-signing key %s with %s (%s)",
-		         sign_key, sign_cert, voucher_strerror(r));
+	if ((r = svc_keys_load_signer(&k->signer, sign_key, sign_cert, "the voucher-signing key",
+	                              err, errlen)) != VOUCHER_OK ||
+	    (r = svc_keys_load_trust(&k->manufacturer, manufacturer_ca, "the manufacturer CAs", err,
+	                             errlen)) != VOUCHER_OK)
 		goto out;
-	}
-	if ((r = voucher_trust_new(&k->manufacturer)) != VOUCHER_OK ||
-	    (r = voucher_trust_add_file(k->manufacturer, manufacturer_ca)) != VOUCHER_OK) {
-		snprintf(err, errlen, "failed to load the manufacturer CAs %s (%s)",
-		         manufacturer_ca, voucher_strerror(r));
-		goto out;
-	}
 	if (cloud_regs &&
 	    (r = voucher_x509_chain_load_file(cloud_regs, &k->cloud_regs)) != VOUCHER_OK) {
 		snprintf(err, errlen, "failed to load the cloud registrar certificates %s (%s)",
