@@ -97,18 +97,7 @@ static const struct svc_admin_route creg_rows[] = {
 
 voucher_err creg_admin_table(struct svc_admin_route **out, size_t *n)
 {
-	size_t ours = sizeof(creg_rows) / sizeof(creg_rows[0]);
-	size_t no = svc_admin_owner_routes_len;
-	struct svc_admin_route *t = calloc(svc_admin_table_len + no + ours, sizeof(*t));
-
-	if (!t)
-		return VOUCHER_ENOMEM;
-	memcpy(t, svc_admin_table, svc_admin_table_len * sizeof(*t));
-	memcpy(t + svc_admin_table_len, svc_admin_owner_routes, no * sizeof(*t));
-	memcpy(t + svc_admin_table_len + no, creg_rows, sizeof(creg_rows));
-	*out = t;
-	*n = svc_admin_table_len + no + ours;
-	return VOUCHER_OK;
+	return svc_admin_daemon_table(creg_rows, sizeof(creg_rows) / sizeof(creg_rows[0]), out, n);
 }
 
 voucher_err creg_admin_handle(const struct svc_req *req, struct svc_resp *resp)

@@ -281,20 +281,8 @@ static const struct svc_admin_route masa_routes[] = {
 
 voucher_err masa_admin_table(struct svc_admin_route **out, size_t *n)
 {
-	size_t nm = sizeof(masa_routes) / sizeof(masa_routes[0]);
-	size_t no = svc_admin_owner_routes_len;
-	struct svc_admin_route *t = calloc(svc_admin_table_len + no + nm, sizeof(*t));
-
-	*out = NULL;
-	*n = 0;
-	if (!t)
-		return VOUCHER_ENOMEM;
-	memcpy(t, svc_admin_table, svc_admin_table_len * sizeof(*t));
-	memcpy(t + svc_admin_table_len, svc_admin_owner_routes, no * sizeof(*t));
-	memcpy(t + svc_admin_table_len + no, masa_routes, sizeof(masa_routes));
-	*out = t;
-	*n = svc_admin_table_len + no + nm;
-	return VOUCHER_OK;
+	return svc_admin_daemon_table(masa_routes, sizeof(masa_routes) / sizeof(masa_routes[0]),
+	                              out, n);
 }
 
 voucher_err masa_admin_handle(const struct svc_req *req, struct svc_resp *resp)

@@ -800,6 +800,25 @@ static voucher_err boot_once(struct svc_daemon *d, struct svc_resp *resp)
 	return VOUCHER_OK;
 }
 
+voucher_err svc_admin_daemon_table(const struct svc_admin_route *rows, size_t n_rows,
+                                   struct svc_admin_route **out, size_t *n)
+{
+	size_t no = svc_admin_owner_routes_len;
+	struct svc_admin_route *t = calloc(svc_admin_table_len + no + n_rows, sizeof(*t));
+
+	*out = NULL;
+	*n = 0;
+	if (!t)
+		return VOUCHER_ENOMEM;
+	memcpy(t, svc_admin_table, svc_admin_table_len * sizeof(*t));
+	memcpy(t + svc_admin_table_len, svc_admin_owner_routes, no * sizeof(*t));
+	if (n_rows)
+		memcpy(t + svc_admin_table_len + no, rows, n_rows * sizeof(*t));
+	*out = t;
+	*n = svc_admin_table_len + no + n_rows;
+	return VOUCHER_OK;
+}
+
 voucher_err svc_admin_handle(const struct svc_req *req, struct svc_resp *resp)
 {
 	struct store *store = req->daemon ? svc_daemon_store(req->daemon) : NULL;

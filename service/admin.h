@@ -219,6 +219,11 @@ voucher_err svc_admin_token_hash(const char *token, size_t len, uint8_t out[STOR
 extern const struct svc_admin_route svc_admin_owner_routes[];
 extern const size_t svc_admin_owner_routes_len;
 
+/* A daemon's admin table: svc_admin_table, then svc_admin_owner_routes, then
+ * its own n_rows rows; *out is the caller's to free(), *n its length. */
+voucher_err svc_admin_daemon_table(const struct svc_admin_route *rows, size_t n_rows,
+                                   struct svc_admin_route **out, size_t *n);
+
 /* ---- the handlers of svc_admin_table (admin-tokens.c, admin-audit.c) ---- */
 voucher_err svc_admin_openapi_get(struct svc_admin_ctx *c, struct svc_resp *resp);
 voucher_err svc_admin_whoami(struct svc_admin_ctx *c, struct svc_resp *resp);
