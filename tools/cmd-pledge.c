@@ -43,6 +43,7 @@
 #include "cloudreg/est.h"
 #include "common/str.h"
 #include "tools/brski.h"
+#include "tools/util.h"
 
 #define PROG "brski pledge"
 
@@ -60,18 +61,6 @@ enum {
 #define RV_PATH       "/.well-known/brski/requestvoucher"
 
 /* ---- output ---------------------------------------------------------------- */
-
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, PROG ": ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return code;
-}
 
 /* One line per step on stdout. */
 static void step(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -212,7 +201,8 @@ static int conn_open(struct conn *c, const struct url *u, gnutls_certificate_cre
 	c->url = *u;
 	hints.ai_socktype = SOCK_STREAM;
 	if ((g = getaddrinfo(u->host, u->port, &hints, &ai)) != 0)
-		return fail(BRSKI_EXIT_IO, "failed to resolve %s (%s)", u->host, gai_strerror(g));
+		return brski_fail(PROG, BRSKI_EXIT_IO, "failed to resolve %s (%s)", u->host,
+		                  gai_strerror(g));
 	for (a = ai; a; a = a->ai_next) {
 		c->fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
 		if (c->fd < 0)
@@ -226,12 +216,12 @@ static int conn_open(struct conn *c, const struct url *u, gnutls_certificate_cre
 	}
 	freeaddrinfo(ai);
 	if (c->fd < 0)
-		return fail(BRSKI_EXIT_IO, "failed to connect to %s (%s)", u->origin,
-		            strerror(errno));
+		return brski_fail(PROG, BRSKI_EXIT_IO, "failed to connect to %s (%s)", u->origin,
+		                  strerror(errno));
 	if (gnutls_init(&c->s, GNUTLS_CLIENT) < 0 || gnutls_set_default_priority(c->s) < 0 ||
 	    gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, cred) < 0) {
 		conn_close(c);
-		return fail(BRSKI_EXIT_IO, "failed to set up a TLS session");
+		return brski_fail(PROG, BRSKI_EXIT_IO, "failed to set up a TLS session");
 	}
 	/* SNI only for names (RFC 6066 forbids literals). */
 	if (!u->ip)
@@ -242,8 +232,8 @@ static int conn_open(struct conn *c, const struct url *u, gnutls_certificate_cre
 		g = gnutls_handshake(c->s);
 	while (g < 0 && !gnutls_error_is_fatal(g));
 	if (g < 0) {
-		int rc = fail(BRSKI_EXIT_IO, "TLS handshake with %s failed (%s)", u->origin,
-		              gnutls_strerror(g));
+		int rc = brski_fail(PROG, BRSKI_EXIT_IO, "TLS handshake with %s failed (%s)",
+		                    u->origin, gnutls_strerror(g));
 		conn_close(c);
 		return rc;
 	}
@@ -251,7 +241,7 @@ static int conn_open(struct conn *c, const struct url *u, gnutls_certificate_cre
 	for (unsigned i = 0; peers && i < n && i < MAX_CHAIN; i++) {
 		if (!(c->peer[i] = malloc(peers[i].size))) {
 			conn_close(c);
-			return fail(BRSKI_EXIT_IO, "out of memory");
+			return brski_fail(PROG, BRSKI_EXIT_IO, "out of memory");
 		}
 		memcpy(c->peer[i], peers[i].data, peers[i].size);
 		c->peer_len[i] = peers[i].size;
@@ -259,7 +249,7 @@ static int conn_open(struct conn *c, const struct url *u, gnutls_certificate_cre
 	}
 	if (c->n_peer == 0) {
 		conn_close(c);
-		return fail(BRSKI_EXIT_BAD, "%s presented no certificate", u->origin);
+		return brski_fail(PROG, BRSKI_EXIT_BAD, "%s presented no certificate", u->origin);
 	}
 	g = gnutls_certificate_verify_peers3(c->s, u->host, &status);
 	if (g == 0 && status == 0) {
@@ -342,21 +332,23 @@ static int http(struct conn *c, const char *method, const char *path, const char
 	             ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
 	             accept ? "Accept: " : "", accept ? accept : "", accept ? "\r\n" : "", len);
 	if (n < 0 || (size_t)n >= sizeof(head))
-		return fail(BRSKI_EXIT_USAGE, "request header too long");
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "request header too long");
 	if (send_all(c, head, (size_t)n) != 0 || (len && send_all(c, body, len) != 0)) {
 		c->closed = true;
-		return fail(BRSKI_EXIT_IO, "failed to send the request to %s", c->url.origin);
+		return brski_fail(PROG, BRSKI_EXIT_IO, "failed to send the request to %s",
+		                  c->url.origin);
 	}
 	if (!(hdr = malloc(MAX_HEADER + 1)))
-		return fail(BRSKI_EXIT_IO, "out of memory");
+		return brski_fail(PROG, BRSKI_EXIT_IO, "out of memory");
 	/* Headers: read until the blank line; what follows is body. */
 	for (;;) {
 		ssize_t got;
 		char *eoh;
 		if (have == MAX_HEADER) {
 			free(hdr);
-			return fail(BRSKI_EXIT_BAD, "response headers from %s over %d bytes",
-			            c->url.origin, MAX_HEADER);
+			return brski_fail(PROG, BRSKI_EXIT_BAD,
+			                  "response headers from %s over %d bytes", c->url.origin,
+			                  MAX_HEADER);
 		}
 		got = gnutls_record_recv(c->s, hdr + have, MAX_HEADER - have);
 		if (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED)
@@ -364,9 +356,10 @@ static int http(struct conn *c, const char *method, const char *path, const char
 		if (got <= 0) {
 			free(hdr);
 			c->closed = true;
-			return fail(BRSKI_EXIT_IO,
-			            "%s closed the connection without an answer (%s)",
-			            c->url.origin, got < 0 ? gnutls_strerror((int)got) : "EOF");
+			return brski_fail(PROG, BRSKI_EXIT_IO,
+			                  "%s closed the connection without an answer (%s)",
+			                  c->url.origin,
+			                  got < 0 ? gnutls_strerror((int)got) : "EOF");
 		}
 		have += (size_t)got;
 		hdr[have] = '\0';
@@ -379,14 +372,16 @@ static int http(struct conn *c, const char *method, const char *path, const char
 	line = strtok_r(hdr, "\r\n", &save);
 	if (!line || strncmp(line, "HTTP/1.", 7) != 0 || strlen(line) < 12) {
 		free(hdr);
-		return fail(BRSKI_EXIT_BAD, "%s sent no HTTP status line", c->url.origin);
+		return brski_fail(PROG, BRSKI_EXIT_BAD, "%s sent no HTTP status line",
+		                  c->url.origin);
 	}
 	{
 		const char *p = line + 9;
 		uint64_t st;
 		if (brski_str_number(&p, &st, 599) != VOUCHER_OK || st < 100) {
 			free(hdr);
-			return fail(BRSKI_EXIT_BAD, "bad HTTP status line from %s", c->url.origin);
+			return brski_fail(PROG, BRSKI_EXIT_BAD, "bad HTTP status line from %s",
+			                  c->url.origin);
 		}
 		r->status = (unsigned)st;
 		/* HTTP/1.0 closes after the response unless told otherwise. */
@@ -398,9 +393,9 @@ static int http(struct conn *c, const char *method, const char *path, const char
 		if (header_is(line, "Content-Length", &v)) {
 			if (brski_str_number(&v, &clen, MAX_BODY) != VOUCHER_OK) {
 				free(hdr);
-				return fail(BRSKI_EXIT_BAD,
-				            "bad or too large Content-Length from %s",
-				            c->url.origin);
+				return brski_fail(PROG, BRSKI_EXIT_BAD,
+				                  "bad or too large Content-Length from %s",
+				                  c->url.origin);
 			}
 			has_clen = true;
 		} else if (header_is(line, "Content-Type", &v)) {
@@ -420,16 +415,16 @@ static int http(struct conn *c, const char *method, const char *path, const char
 	}
 	if (chunked) {
 		free(hdr);
-		return fail(BRSKI_EXIT_BAD,
-		            "%s sent a chunked body (this pledge expects Content-Length)",
-		            c->url.origin);
+		return brski_fail(PROG, BRSKI_EXIT_BAD,
+		                  "%s sent a chunked body (this pledge expects Content-Length)",
+		                  c->url.origin);
 	}
 	if (have > hdr_end &&
 	    brski_buf_put(&r->body, hdr + hdr_end,
 	                  has_clen && have - hdr_end > clen ? clen : have - hdr_end) !=
 	            VOUCHER_OK) {
 		free(hdr);
-		return fail(BRSKI_EXIT_BAD, "body from %s too large", c->url.origin);
+		return brski_fail(PROG, BRSKI_EXIT_BAD, "body from %s too large", c->url.origin);
 	}
 	free(hdr);
 	while (!has_clen || r->body.len < clen) {
@@ -443,12 +438,12 @@ static int http(struct conn *c, const char *method, const char *path, const char
 			c->closed = true;
 			if (!has_clen)
 				break; /* the body ends with the connection */
-			return fail(BRSKI_EXIT_IO, "%s closed the connection mid-body",
-			            c->url.origin);
+			return brski_fail(PROG, BRSKI_EXIT_IO, "%s closed the connection mid-body",
+			                  c->url.origin);
 		}
 		if (brski_buf_put(&r->body, buf, (size_t)got) != VOUCHER_OK)
-			return fail(BRSKI_EXIT_BAD, "body from %s over %d bytes", c->url.origin,
-			            MAX_BODY);
+			return brski_fail(PROG, BRSKI_EXIT_BAD, "body from %s over %d bytes",
+			                  c->url.origin, MAX_BODY);
 	}
 	if (!has_clen)
 		c->closed = true;
@@ -585,14 +580,14 @@ static int pledge_load(struct pledge *p)
 
 	snprintf(path, sizeof(path), "%s/pki.json", p->pki);
 	if (!(p->manifest = json_load_file(path, JSON_REJECT_DUPLICATES, &je)))
-		return fail(BRSKI_EXIT_USAGE, "failed to read %s (%s)", path, je.text);
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "failed to read %s (%s)", path, je.text);
 	/* Not strict: the manifest describes much more than a pledge needs. */
 	if (json_unpack_ex(p->manifest, &je, 0, "{s:s, s:o, s:{s:s, s:s}, s:{s:s}}", "tls_ca",
 	                   &p->tls_ca, "pledges", &pledges, "masa", "ca_cert", &p->masa_ca,
 	                   "sign_cert", &p->masa_sign, "cloud_registrar", "url",
 	                   &p->cloud_url) != 0 ||
 	    !json_is_array(pledges))
-		return fail(BRSKI_EXIT_USAGE, "%s: %s", path, je.text);
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "%s: %s", path, je.text);
 	json_array_foreach(pledges, i, it)
 	{
 		const char *s = NULL, *c = NULL, *k = NULL;
@@ -603,41 +598,43 @@ static int pledge_load(struct pledge *p)
 		}
 	}
 	if (!p->idevid_chain)
-		return fail(BRSKI_EXIT_USAGE, "%s lists no pledge with serial '%s'", path,
-		            p->serial);
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "%s lists no pledge with serial '%s'",
+		                  path, p->serial);
 	if ((e = voucher_signer_load(&p->signer, p->idevid_key, p->idevid_chain)) != VOUCHER_OK)
-		return fail(BRSKI_EXIT_USAGE, "failed to load the IDevID %s (%s)", p->idevid_chain,
-		            voucher_strerror(e));
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "failed to load the IDevID %s (%s)",
+		                  p->idevid_chain, voucher_strerror(e));
 	if ((e = voucher_x509_chain_load_file(p->idevid_chain, &chain)) != VOUCHER_OK)
-		return fail(BRSKI_EXIT_USAGE, "failed to read %s (%s)", p->idevid_chain,
-		            voucher_strerror(e));
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "failed to read %s (%s)", p->idevid_chain,
+		                  voucher_strerror(e));
 	p->idevid = chain->der[0];
 	p->idevid_len = chain->der_len[0];
 	chain->der[0] = NULL;
 	voucher_x509_chain_free(chain);
 	if ((e = voucher_x509_idevid_issuer(p->idevid, p->idevid_len, &p->aki, &p->aki_len)) !=
 	    VOUCHER_OK)
-		return fail(BRSKI_EXIT_USAGE, "the IDevID has no usable issuer key id (%s)",
-		            voucher_strerror(e));
+		return brski_fail(PROG, BRSKI_EXIT_USAGE,
+		                  "the IDevID has no usable issuer key id (%s)",
+		                  voucher_strerror(e));
 	if ((e = voucher_trust_new(&p->masa_trust)) != VOUCHER_OK ||
 	    (e = voucher_trust_add_file(p->masa_trust, p->masa_ca)) != VOUCHER_OK)
-		return fail(BRSKI_EXIT_USAGE, "failed to load the MASA anchor %s (%s)", p->masa_ca,
-		            voucher_strerror(e));
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "failed to load the MASA anchor %s (%s)",
+		                  p->masa_ca, voucher_strerror(e));
 	/* A constrained pledge knows the MASA's signing certificate: the
 	 * registrar strips it from COSE vouchers (cBRSKI). */
 	if ((e = voucher_x509_chain_load_file(p->masa_sign, &p->masa_signer)) != VOUCHER_OK)
-		return fail(BRSKI_EXIT_USAGE, "failed to read the MASA signer %s (%s)",
-		            p->masa_sign, voucher_strerror(e));
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "failed to read the MASA signer %s (%s)",
+		                  p->masa_sign, voucher_strerror(e));
 	if ((g = gnutls_certificate_allocate_credentials(&p->cred)) < 0 ||
 	    (g = gnutls_certificate_set_x509_key_file2(p->cred, p->idevid_chain, p->idevid_key,
 	                                               GNUTLS_X509_FMT_PEM, NULL, 0)) < 0)
-		return fail(BRSKI_EXIT_USAGE, "failed to load the IDevID for TLS (%s)",
-		            gnutls_strerror(g));
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "failed to load the IDevID for TLS (%s)",
+		                  gnutls_strerror(g));
 	/* The implicit trust anchor database (RFC 7030 3.6.1). */
 	if ((g = gnutls_certificate_set_x509_trust_file(p->cred, p->tls_ca, GNUTLS_X509_FMT_PEM)) <=
 	    0)
-		return fail(BRSKI_EXIT_USAGE, "failed to load the implicit trust anchors %s (%s)",
-		            p->tls_ca, g < 0 ? gnutls_strerror(g) : "no certificate");
+		return brski_fail(PROG, BRSKI_EXIT_USAGE,
+		                  "failed to load the implicit trust anchors %s (%s)", p->tls_ca,
+		                  g < 0 ? gnutls_strerror(g) : "no certificate");
 	return BRSKI_EXIT_OK;
 }
 
@@ -665,7 +662,7 @@ static int make_pvr(struct pledge *p, const struct conn *c, uint8_t nonce[16], u
 	int rc = BRSKI_EXIT_OK;
 
 	if (gnutls_rnd(GNUTLS_RND_NONCE, nonce, 16) < 0)
-		return fail(BRSKI_EXIT_IO, "no randomness for the nonce");
+		return brski_fail(PROG, BRSKI_EXIT_IO, "no randomness for the nonce");
 	if ((e = voucher_artifact_new(VOUCHER_KIND_REQUEST, &a)) != VOUCHER_OK ||
 	    (e = voucher_artifact_set_time(a, VOUCHER_LEAF_CREATED_ON, time(NULL))) != VOUCHER_OK ||
 	    (e = voucher_artifact_set_assertion(a, VOUCHER_ASSERTION_PROXIMITY)) != VOUCHER_OK ||
@@ -684,8 +681,8 @@ static int make_pvr(struct pledge *p, const struct conn *c, uint8_t nonce[16], u
 		goto err;
 	goto out;
 err:
-	rc = fail(BRSKI_EXIT_IO, "failed to make the voucher-request (%s%s%s)", voucher_strerror(e),
-	          ei.message[0] ? ": " : "", ei.message);
+	rc = brski_fail(PROG, BRSKI_EXIT_IO, "failed to make the voucher-request (%s%s%s)",
+	                voucher_strerror(e), ei.message[0] ? ": " : "", ei.message);
 out:
 	free(payload);
 	voucher_artifact_free(a);
@@ -846,8 +843,9 @@ static int est_connect(struct pledge *p, const struct est_server *x,
 	                  (x->pin_ca || x->url.ip) ? x->url.host : NULL, x->url.ip, why,
 	                  sizeof(why))) {
 		conn_close(c);
-		return fail(BRSKI_EXIT_BAD, "EST server %s does not validate with the pin: %s",
-		            x->url.origin, why);
+		return brski_fail(PROG, BRSKI_EXIT_BAD,
+		                  "EST server %s does not validate with the pin: %s", x->url.origin,
+		                  why);
 	}
 	return BRSKI_EXIT_OK;
 }
@@ -872,8 +870,9 @@ static int est_body(const struct conn *c, const char *op, const struct http_resp
                     struct brski_buf *der)
 {
 	if (creg_b64_decode_body(r->body.data, r->body.len, der) != VOUCHER_OK)
-		return fail(BRSKI_EXIT_BAD, "%s from %s: the body is not base64 (RFC 8951)", op,
-		            c->url.origin);
+		return brski_fail(PROG, BRSKI_EXIT_BAD,
+		                  "%s from %s: the body is not base64 (RFC 8951)", op,
+		                  c->url.origin);
 	return BRSKI_EXIT_OK;
 }
 
@@ -890,8 +889,8 @@ static int channel_binding(struct conn *c, char *out, size_t outlen, const char 
 	g = gnutls_session_channel_binding(
 	        c->s, tls13 ? GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE, &d);
 	if (g < 0)
-		return fail(BRSKI_EXIT_IO, "no %s channel binding on the session (%s)", *name,
-		            gnutls_strerror(g));
+		return brski_fail(PROG, BRSKI_EXIT_IO, "no %s channel binding on the session (%s)",
+		                  *name, gnutls_strerror(g));
 	brski_buf_init(&b, outlen);
 	/* One line: a challengePassword is a single string. */
 	for (unsigned i = 0; i < d.size; i += 48) {
@@ -903,7 +902,7 @@ static int channel_binding(struct conn *c, char *out, size_t outlen, const char 
 	gnutls_free(d.data);
 	if (b.len + 1 > outlen) {
 		brski_buf_free(&b);
-		return fail(BRSKI_EXIT_IO, "channel binding too long");
+		return brski_fail(PROG, BRSKI_EXIT_IO, "channel binding too long");
 	}
 	memcpy(out, b.data, b.len);
 	out[b.len] = '\0';
@@ -924,7 +923,7 @@ static int make_csr(struct pledge *p, struct conn *c, const struct creg_csrattrs
 	int rc = BRSKI_EXIT_OK, g;
 
 	if (gnutls_x509_crq_init(&crq) < 0)
-		return fail(BRSKI_EXIT_IO, "out of memory");
+		return brski_fail(PROG, BRSKI_EXIT_IO, "out of memory");
 	if ((g = gnutls_x509_crq_set_version(crq, 1)) < 0 ||
 	    (g = gnutls_x509_crq_set_dn_by_oid(crq, GNUTLS_OID_X520_COMMON_NAME, 0, p->serial,
 	                                       len)) < 0 ||
@@ -934,26 +933,29 @@ static int make_csr(struct pledge *p, struct conn *c, const struct creg_csrattrs
 	    (attrs->san_dns && (g = gnutls_x509_crq_set_subject_alt_name(
 	                                crq, GNUTLS_SAN_DNSNAME, attrs->san_dns,
 	                                (unsigned)strlen(attrs->san_dns), GNUTLS_FSAN_SET)) < 0)) {
-		rc = fail(BRSKI_EXIT_IO, "failed to build the CSR (%s)", gnutls_strerror(g));
+		rc = brski_fail(PROG, BRSKI_EXIT_IO, "failed to build the CSR (%s)",
+		                gnutls_strerror(g));
 		goto out;
 	}
 	if (pop) {
 		if ((rc = channel_binding(c, cb, sizeof(cb), &cb_name)) != BRSKI_EXIT_OK)
 			goto out;
 		if ((g = gnutls_x509_crq_set_challenge_password(crq, cb)) < 0) {
-			rc = fail(BRSKI_EXIT_IO, "failed to set the challengePassword (%s)",
-			          gnutls_strerror(g));
+			rc = brski_fail(PROG, BRSKI_EXIT_IO,
+			                "failed to set the challengePassword (%s)",
+			                gnutls_strerror(g));
 			goto out;
 		}
 	}
 	if ((g = gnutls_x509_crq_sign2(crq, key, GNUTLS_DIG_SHA256, 0)) < 0 ||
 	    (g = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &out)) < 0) {
-		rc = fail(BRSKI_EXIT_IO, "failed to sign the CSR (%s)", gnutls_strerror(g));
+		rc = brski_fail(PROG, BRSKI_EXIT_IO, "failed to sign the CSR (%s)",
+		                gnutls_strerror(g));
 		goto out;
 	}
 	brski_buf_reset(der);
 	if (brski_buf_put(der, out.data, out.size) != VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_IO, "CSR too large");
+		rc = brski_fail(PROG, BRSKI_EXIT_IO, "CSR too large");
 		goto out;
 	}
 	step("csr", "new P-256 key, subject CN=%s serialNumber=%s%s%s%s%s", p->serial, p->serial,
@@ -975,17 +977,19 @@ static int write_pem(const char *path, const char *label, const gnutls_datum_t *
 	    !(f = fdopen(fd, "w"))) {
 		if (fd >= 0)
 			close(fd);
-		return fail(BRSKI_EXIT_IO, "failed to write %s (%s)", path, strerror(errno));
+		return brski_fail(PROG, BRSKI_EXIT_IO, "failed to write %s (%s)", path,
+		                  strerror(errno));
 	}
 	for (size_t i = 0; i < n; i++) {
 		gnutls_datum_t pem = {0};
 		if (gnutls_pem_base64_encode2(label, &ders[i], &pem) < 0 ||
 		    fwrite(pem.data, 1, pem.size, f) != pem.size)
-			rc = fail(BRSKI_EXIT_IO, "failed to write %s", path);
+			rc = brski_fail(PROG, BRSKI_EXIT_IO, "failed to write %s", path);
 		gnutls_free(pem.data);
 	}
 	if (fclose(f) != 0 && rc == BRSKI_EXIT_OK)
-		rc = fail(BRSKI_EXIT_IO, "failed to write %s (%s)", path, strerror(errno));
+		rc = brski_fail(PROG, BRSKI_EXIT_IO, "failed to write %s (%s)", path,
+		                strerror(errno));
 	return rc;
 }
 
@@ -1058,15 +1062,15 @@ static int enroll(struct pledge *p, const struct est_server *x)
 		goto out;
 	if (r.status != 200) {
 		printable(&r.body, text, sizeof(text));
-		rc = fail(PLEDGE_EXIT_REFUSED, "cacerts: %s answered %u: %s", x->url.origin,
-		          r.status, text);
+		rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED, "cacerts: %s answered %u: %s",
+		                x->url.origin, r.status, text);
 		goto out;
 	}
 	if ((rc = est_body(&c, "cacerts", &r, &der)) != BRSKI_EXIT_OK)
 		goto out;
 	if (creg_pkcs7_parse(der.data, der.len, certs, lens, MAX_CHAIN, &n, err, sizeof(err)) !=
 	    VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_BAD, "cacerts from %s: %s", x->url.origin, err);
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD, "cacerts from %s: %s", x->url.origin, err);
 		goto out;
 	}
 	crt_names(certs[0], lens[0], subj, iss, sizeof(subj));
@@ -1092,13 +1096,14 @@ static int enroll(struct pledge *p, const struct est_server *x)
 			goto out;
 		if (creg_csrattrs_decode(der.data, der.len, &attrs, err, sizeof(err)) !=
 		    VOUCHER_OK) {
-			rc = fail(BRSKI_EXIT_BAD, "csrattrs from %s: %s", x->url.origin, err);
+			rc = brski_fail(PROG, BRSKI_EXIT_BAD, "csrattrs from %s: %s", x->url.origin,
+			                err);
 			goto out;
 		}
 	} else if (r.status != 204 && r.status != 404) {
 		printable(&r.body, text, sizeof(text));
-		rc = fail(PLEDGE_EXIT_REFUSED, "csrattrs: %s answered %u: %s", x->url.origin,
-		          r.status, text);
+		rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED, "csrattrs: %s answered %u: %s",
+		                x->url.origin, r.status, text);
 		goto out;
 	}
 	pop = attrs.pop || p->pop;
@@ -1109,7 +1114,7 @@ static int enroll(struct pledge *p, const struct est_server *x)
 	    (g = gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
 	                                      GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
 	                                      0)) < 0) {
-		rc = fail(BRSKI_EXIT_IO, "failed to generate a key");
+		rc = brski_fail(PROG, BRSKI_EXIT_IO, "failed to generate a key");
 		goto out;
 	}
 	if ((rc = make_csr(p, &c, &attrs, pop, key, &csr)) != BRSKI_EXIT_OK)
@@ -1127,7 +1132,7 @@ static int enroll(struct pledge *p, const struct est_server *x)
 				goto out;
 		}
 		if (creg_b64_encode_body(csr.data, csr.len, &der) != VOUCHER_OK) {
-			rc = fail(BRSKI_EXIT_IO, "out of memory");
+			rc = brski_fail(PROG, BRSKI_EXIT_IO, "out of memory");
 			goto out;
 		}
 		resp_free(&r);
@@ -1139,8 +1144,8 @@ static int enroll(struct pledge *p, const struct est_server *x)
 		if (r.status != 202)
 			break;
 		if (++tries > p->tries) {
-			rc = fail(PLEDGE_EXIT_REFUSED, "simpleenroll: still 202 after %u tries",
-			          p->tries);
+			rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED,
+			                "simpleenroll: still 202 after %u tries", p->tries);
 			goto out;
 		}
 		long wait = r.retry_after < 0 ? WAIT_CAP : r.retry_after;
@@ -1151,8 +1156,8 @@ static int enroll(struct pledge *p, const struct est_server *x)
 	}
 	if (r.status != 200) {
 		printable(&r.body, text, sizeof(text));
-		rc = fail(PLEDGE_EXIT_REFUSED, "simpleenroll: %s answered %u: %s", x->url.origin,
-		          r.status, text);
+		rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED, "simpleenroll: %s answered %u: %s",
+		                x->url.origin, r.status, text);
 		goto out;
 	}
 	brski_buf_reset(&der);
@@ -1160,13 +1165,14 @@ static int enroll(struct pledge *p, const struct est_server *x)
 		goto out;
 	if (creg_pkcs7_parse(der.data, der.len, certs, lens, MAX_CHAIN, &n, err, sizeof(err)) !=
 	    VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_BAD, "simpleenroll from %s: %s", x->url.origin, err);
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD, "simpleenroll from %s: %s", x->url.origin,
+		                err);
 		goto out;
 	}
 	/* RFC 7030 4.2.3: the issued certificate comes first. */
 	if (!same_key(certs[0], lens[0], key)) {
-		rc = fail(BRSKI_EXIT_BAD, "the first certificate from %s is not for our key",
-		          x->url.origin);
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+		                "the first certificate from %s is not for our key", x->url.origin);
 		goto out;
 	}
 	{
@@ -1178,7 +1184,7 @@ static int enroll(struct pledge *p, const struct est_server *x)
 		snprintf(crt_path, sizeof(crt_path), "%s/pledges/%s.ldevid.crt", p->pki, p->serial);
 		snprintf(key_path, sizeof(key_path), "%s/pledges/%s.ldevid.key", p->pki, p->serial);
 		if (gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL, 0, &kd) < 0) {
-			rc = fail(BRSKI_EXIT_IO, "failed to export the key");
+			rc = brski_fail(PROG, BRSKI_EXIT_IO, "failed to export the key");
 			goto out;
 		}
 		rc = write_pem(key_path, "PRIVATE KEY", &kd, 1, 0600);
@@ -1195,8 +1201,8 @@ static int enroll(struct pledge *p, const struct est_server *x)
 	if ((g = gnutls_certificate_allocate_credentials(&ldev)) < 0 ||
 	    (g = gnutls_certificate_set_x509_key_file2(ldev, crt_path, key_path,
 	                                               GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
-		rc = fail(BRSKI_EXIT_IO, "failed to load the LDevID for TLS (%s)",
-		          gnutls_strerror(g));
+		rc = brski_fail(PROG, BRSKI_EXIT_IO, "failed to load the LDevID for TLS (%s)",
+		                gnutls_strerror(g));
 		goto out;
 	}
 	if ((rc = est_connect(p, x, ldev, &c)) != BRSKI_EXIT_OK)
@@ -1213,8 +1219,8 @@ static int enroll(struct pledge *p, const struct est_server *x)
 	     x->url.origin, r.status);
 	if (r.status != 200) {
 		printable(&r.body, text, sizeof(text));
-		rc = fail(PLEDGE_EXIT_REFUSED, "enrollstatus: %s answered %u: %s", x->url.origin,
-		          r.status, text);
+		rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED, "enrollstatus: %s answered %u: %s",
+		                x->url.origin, r.status, text);
 		goto out;
 	}
 	step("enrolled", "subject %s, issuer %s", subj, iss);
@@ -1257,7 +1263,7 @@ static int run(struct pledge *p)
 
 	resp_init(&r);
 	if (!url_parse(start, RV_PATH, &u)) {
-		rc = fail(BRSKI_EXIT_USAGE, "'%s' is not an https URL", start);
+		rc = brski_fail(PROG, BRSKI_EXIT_USAGE, "'%s' is not an https URL", start);
 		goto out;
 	}
 	step("identity", "serial %s, IDevID %s", p->serial, p->idevid_chain);
@@ -1269,8 +1275,8 @@ static int run(struct pledge *p)
 		snprintf(here, sizeof(here), "%s%s", u.origin, u.path);
 		for (size_t i = 0; i < n_visited; i++)
 			if (strcmp(visited[i], here) == 0) {
-				rc = fail(BRSKI_EXIT_BAD, "redirect loop: %s was visited before",
-				          here);
+				rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+				                "redirect loop: %s was visited before", here);
 				goto out;
 			}
 		if (n_visited < MAX_VISITED)
@@ -1279,8 +1285,8 @@ static int run(struct pledge *p)
 		if ((rc = conn_open(&c, &u, p->cred, p->timeout)) != BRSKI_EXIT_OK)
 			goto out;
 		if (from_cloud && hops == 0 && !c.implicit_ok) {
-			rc = fail(
-			        BRSKI_EXIT_BAD,
+			rc = brski_fail(
+			        PROG, BRSKI_EXIT_BAD,
 			        "the cloud registrar %s does not validate with the implicit trust "
 			        "anchors (%s)",
 			        u.origin, c.implicit_why);
@@ -1318,8 +1324,9 @@ static int run(struct pledge *p)
 				break;
 			/* RFC 8995 5.6: wait (capped) and resend the same request. */
 			if (++tries > p->tries) {
-				rc = fail(PLEDGE_EXIT_REFUSED, "still 202 after %u tries at %s",
-				          p->tries, u.origin);
+				rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED,
+				                "still 202 after %u tries at %s", p->tries,
+				                u.origin);
 				goto out;
 			}
 			{
@@ -1335,21 +1342,23 @@ static int run(struct pledge *p)
 			if (provisional) {
 				send_status(p, &c, "voucher_status", false,
 				            "redirect from an owner registrar refused");
-				rc = fail(BRSKI_EXIT_BAD,
-				          "%s is an owner registrar (provisional TLS) and answered "
-				          "307: "
-				          "refused (cloud-20 4.1)",
-				          u.origin);
+				rc = brski_fail(
+				        PROG, BRSKI_EXIT_BAD,
+				        "%s is an owner registrar (provisional TLS) and answered "
+				        "307: "
+				        "refused (cloud-20 4.1)",
+				        u.origin);
 				goto out;
 			}
 			if (++hops > p->max_hops) {
-				rc = fail(BRSKI_EXIT_BAD, "more than %u redirects", p->max_hops);
+				rc = brski_fail(PROG, BRSKI_EXIT_BAD, "more than %u redirects",
+				                p->max_hops);
 				goto out;
 			}
 			if (!url_parse(r.location, RV_PATH, &next)) {
-				rc = fail(BRSKI_EXIT_BAD,
-				          "307 from %s with an unusable Location '%s'", u.origin,
-				          r.location);
+				rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+				                "307 from %s with an unusable Location '%s'",
+				                u.origin, r.location);
 				goto out;
 			}
 			step("redirect", "307 to %s (hop %u)", r.location, hops);
@@ -1364,8 +1373,8 @@ static int run(struct pledge *p)
 				     u.origin, r.retry_after, text);
 			else
 				step("refused", "%u from %s: %s", r.status, u.origin, text);
-			rc = fail(PLEDGE_EXIT_REFUSED, "%s answered %u: %s", u.origin, r.status,
-			          text);
+			rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED, "%s answered %u: %s", u.origin,
+			                r.status, text);
 			goto out;
 		}
 		break;
@@ -1374,7 +1383,8 @@ static int run(struct pledge *p)
 	if ((rc = validate_voucher(p, &r, nonce, &vi, why, sizeof(why))) != BRSKI_EXIT_OK) {
 		step("voucher", "REJECTED: %s", why);
 		send_status(p, &c, "voucher_status", false, "voucher rejected");
-		rc = fail(BRSKI_EXIT_BAD, "voucher from %s rejected: %s", u.origin, why);
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD, "voucher from %s rejected: %s", u.origin,
+		                why);
 		goto out;
 	}
 	step("voucher",
@@ -1399,10 +1409,10 @@ static int run(struct pledge *p)
 			     why);
 			send_status(p, &c, "voucher_status", false,
 			            "registrar does not match the pin");
-			rc = fail(BRSKI_EXIT_BAD,
-			          "the provisional registrar %s does not chain to the "
-			          "pinned-domain-cert: %s",
-			          u.origin, why);
+			rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+			                "the provisional registrar %s does not chain to the "
+			                "pinned-domain-cert: %s",
+			                u.origin, why);
 			goto out;
 		}
 		step("registrar",
@@ -1428,8 +1438,9 @@ static int run(struct pledge *p)
 		x.pin_ca = is_ca(vi.pin, vi.pin_len);
 		if (vi.est_domain) {
 			if (!url_parse(vi.est_domain, EST_PATH, &x.url)) {
-				rc = fail(BRSKI_EXIT_BAD, "est-domain '%s' is not an https URL",
-				          vi.est_domain);
+				rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+				                "est-domain '%s' is not an https URL",
+				                vi.est_domain);
 				goto out;
 			}
 			/* RFC 7030 3.3.1 with the pin as the explicit anchor; a CA
@@ -1566,16 +1577,17 @@ int brski_cmd_pledge(int argc, char **argv)
 			        : strcmp(optarg, "jws") == 0  ? VOUCHER_ENV_JWS
 			                                      : VOUCHER_ENV_NONE;
 			if (p.env == VOUCHER_ENV_NONE)
-				return fail(BRSKI_EXIT_USAGE, "--format: cms, cose or jws");
+				return brski_fail(PROG, BRSKI_EXIT_USAGE,
+				                  "--format: cms, cose or jws");
 			break;
 		case 'm':
 		case 't':
 		case 'T':
 			if (brski_str_number(&q, &n, 1000) != VOUCHER_OK || *q || n == 0)
-				return fail(BRSKI_EXIT_USAGE, "--%s: a number 1..1000",
-				            c == 'm'   ? "max-hops"
-				            : c == 't' ? "tries"
-				                       : "timeout");
+				return brski_fail(PROG, BRSKI_EXIT_USAGE, "--%s: a number 1..1000",
+				                  c == 'm'   ? "max-hops"
+				                  : c == 't' ? "tries"
+				                             : "timeout");
 			if (c == 'm')
 				p.max_hops = (unsigned)n;
 			else if (c == 't')

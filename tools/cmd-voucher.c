@@ -31,24 +31,13 @@
 #include "common/compat.h"
 #include "common/str.h"
 #include "tools/brski.h"
+#include "tools/util.h"
 
 #define PROG "brski voucher"
 /* Inputs are artifacts, envelopes and certificates: far below this. */
 #define MAX_INPUT (1024 * 1024)
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, PROG ": ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	return code;
-}
 
 /* Exit code for a library error met while reading our own inputs. */
 static int io_or_usage(voucher_err e)
@@ -98,9 +87,9 @@ static int read_or_fail(const char *path, uint8_t **out, size_t *len)
 	if (e == VOUCHER_OK)
 		return BRSKI_EXIT_OK;
 	if (e == VOUCHER_E_MALFORMED)
-		return fail(BRSKI_EXIT_BAD, "%s: empty input", path);
-	return fail(e == VOUCHER_E_TOO_LARGE ? BRSKI_EXIT_BAD : BRSKI_EXIT_IO,
-	            "cannot read %s (%s)", path, voucher_strerror(e));
+		return brski_fail(PROG, BRSKI_EXIT_BAD, "%s: empty input", path);
+	return brski_fail(PROG, e == VOUCHER_E_TOO_LARGE ? BRSKI_EXIT_BAD : BRSKI_EXIT_IO,
+	                  "cannot read %s (%s)", path, voucher_strerror(e));
 }
 
 /* Write data to path ("-": standard output), newline appended if asked. */
@@ -108,14 +97,16 @@ static int write_all(const char *path, const uint8_t *data, size_t len, bool new
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
 	if (f == NULL)
-		return fail(BRSKI_EXIT_IO, "cannot create %s (%s)", path, strerror(errno));
+		return brski_fail(PROG, BRSKI_EXIT_IO, "cannot create %s (%s)", path,
+		                  strerror(errno));
 	bool ok = fwrite(data, 1, len, f) == len && (!newline || fputc('\n', f) != EOF);
 	if (f == stdout)
 		ok = fflush(f) == 0 && ok;
 	else
 		ok = fclose(f) == 0 && ok;
 	if (!ok)
-		return fail(BRSKI_EXIT_IO, "cannot write %s (%s)", path, strerror(errno));
+		return brski_fail(PROG, BRSKI_EXIT_IO, "cannot write %s (%s)", path,
+		                  strerror(errno));
 	return BRSKI_EXIT_OK;
 }
 
@@ -266,7 +257,8 @@ static int parse_kind(const char *s, enum voucher_kind *k)
 	else if (strcmp(s, "request") == 0 || strcmp(s, "voucher-request") == 0)
 		*k = VOUCHER_KIND_REQUEST;
 	else
-		return fail(BRSKI_EXIT_USAGE, "--kind: 'voucher' or 'request', not '%s'", s);
+		return brski_fail(PROG, BRSKI_EXIT_USAGE,
+		                  "--kind: 'voucher' or 'request', not '%s'", s);
 	return BRSKI_EXIT_OK;
 }
 
@@ -350,8 +342,8 @@ static int load_first_cert(const char *path, struct voucher_x509_chain **chain)
 {
 	voucher_err e = voucher_x509_chain_load_file(path, chain);
 	if (e != VOUCHER_OK)
-		return fail(io_or_usage(e), "%s: cannot load a certificate (%s)", path,
-		            voucher_strerror(e));
+		return brski_fail(PROG, io_or_usage(e), "%s: cannot load a certificate (%s)", path,
+		                  voucher_strerror(e));
 	return BRSKI_EXIT_OK;
 }
 
@@ -384,8 +376,8 @@ static int set_cert_leaf(struct voucher_artifact *a, enum voucher_leaf leaf, con
 	free(spki);
 	voucher_x509_chain_free(c);
 	if (e != VOUCHER_OK)
-		return fail(BRSKI_EXIT_USAGE, "%s: cannot set %s from %s (%s)", "create",
-		            voucher_leaf_name(leaf), path, voucher_strerror(e));
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "%s: cannot set %s from %s (%s)",
+		                  "create", voucher_leaf_name(leaf), path, voucher_strerror(e));
 	return BRSKI_EXIT_OK;
 }
 
@@ -422,10 +414,11 @@ static int cmd_create(int argc, char **argv)
 	}
 	if (optind != argc) {
 		create_usage(stderr);
-		return fail(BRSKI_EXIT_USAGE, "create: unexpected argument '%s'", argv[optind]);
+		return brski_fail(PROG, BRSKI_EXIT_USAGE, "create: unexpected argument '%s'",
+		                  argv[optind]);
 	}
 	if (voucher_artifact_new(kind, &a) != VOUCHER_OK)
-		return fail(BRSKI_EXIT_IO, "out of memory");
+		return brski_fail(PROG, BRSKI_EXIT_IO, "out of memory");
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -442,11 +435,12 @@ static int cmd_create(int argc, char **argv)
 			leaf = VOUCHER_LEAF_NONCE;
 			if (strcmp(optarg, "random") == 0) {
 				if (gnutls_rnd(GNUTLS_RND_NONCE, nonce, n) < 0) {
-					rc = fail(BRSKI_EXIT_IO, "no random bytes");
+					rc = brski_fail(PROG, BRSKI_EXIT_IO, "no random bytes");
 					goto out;
 				}
 			} else if (hex_decode(optarg, nonce, sizeof(nonce), &n) != 0) {
-				rc = fail(BRSKI_EXIT_USAGE, "--nonce: hex digits or 'random'");
+				rc = brski_fail(PROG, BRSKI_EXIT_USAGE,
+				                "--nonce: hex digits or 'random'");
 				goto out;
 			}
 			e = voucher_artifact_set_binary(a, leaf, nonce, n);
@@ -459,8 +453,8 @@ static int cmd_create(int argc, char **argv)
 				if (strcmp(optarg, voucher_assertion_name(as)) == 0)
 					break;
 			if (as > VOUCHER_ASSERTION_AGENT_PROXIMITY) {
-				rc = fail(BRSKI_EXIT_USAGE, "--assertion: unknown value '%s'",
-				          optarg);
+				rc = brski_fail(PROG, BRSKI_EXIT_USAGE,
+				                "--assertion: unknown value '%s'", optarg);
 				goto out;
 			}
 			leaf = VOUCHER_LEAF_ASSERTION;
@@ -490,8 +484,8 @@ static int cmd_create(int argc, char **argv)
 			       : c == OPT_IDEVID_ISSUER ? VOUCHER_LEAF_IDEVID_ISSUER
 			                                : VOUCHER_LEAF_PROXIMITY_REGISTRAR_CERT;
 			if (!voucher_leaf_in_kind(leaf, kind)) {
-				rc = fail(BRSKI_EXIT_USAGE, "create: a %s has no %s",
-				          kind_name(kind), voucher_leaf_name(leaf));
+				rc = brski_fail(PROG, BRSKI_EXIT_USAGE, "create: a %s has no %s",
+				                kind_name(kind), voucher_leaf_name(leaf));
 				goto out;
 			}
 			if ((rc = set_cert_leaf(a, leaf, optarg, c)) != BRSKI_EXIT_OK)
@@ -508,8 +502,8 @@ static int cmd_create(int argc, char **argv)
 		case OPT_REVOCATION_CHECKS:
 			leaf = VOUCHER_LEAF_DOMAIN_CERT_REVOCATION_CHECKS;
 			if (strcmp(optarg, "true") != 0 && strcmp(optarg, "false") != 0) {
-				rc = fail(BRSKI_EXIT_USAGE,
-				          "--domain-cert-revocation-checks: true or false");
+				rc = brski_fail(PROG, BRSKI_EXIT_USAGE,
+				                "--domain-cert-revocation-checks: true or false");
 				goto out;
 			}
 			e = voucher_artifact_set_bool(a, leaf, strcmp(optarg, "true") == 0);
@@ -534,7 +528,7 @@ static int cmd_create(int argc, char **argv)
 			} else if (strcmp(optarg, "cbor") == 0) {
 				fmt = VOUCHER_FORMAT_CBOR;
 			} else {
-				rc = fail(BRSKI_EXIT_USAGE, "--format: json or cbor");
+				rc = brski_fail(PROG, BRSKI_EXIT_USAGE, "--format: json or cbor");
 				goto out;
 			}
 			break;
@@ -548,9 +542,10 @@ static int cmd_create(int argc, char **argv)
 			break;
 		}
 		if (e != VOUCHER_OK) {
-			rc = fail(BRSKI_EXIT_USAGE, "create: cannot set %s to '%s' (%s%s)",
-			          voucher_leaf_name(leaf), optarg, voucher_strerror(e),
-			          voucher_leaf_in_kind(leaf, kind) ? "" : ": not in this kind");
+			rc = brski_fail(
+			        PROG, BRSKI_EXIT_USAGE, "create: cannot set %s to '%s' (%s%s)",
+			        voucher_leaf_name(leaf), optarg, voucher_strerror(e),
+			        voucher_leaf_in_kind(leaf, kind) ? "" : ": not in this kind");
 			goto out;
 		}
 	}
@@ -561,12 +556,13 @@ static int cmd_create(int argc, char **argv)
 		                : voucher_artifact_set_datetime(a, VOUCHER_LEAF_CREATED_ON,
 		                                                created);
 		if (e != VOUCHER_OK) {
-			rc = fail(BRSKI_EXIT_USAGE, "--created-on: %s", voucher_strerror(e));
+			rc = brski_fail(PROG, BRSKI_EXIT_USAGE, "--created-on: %s",
+			                voucher_strerror(e));
 			goto out;
 		}
 	}
 	if (!voucher_artifact_has(a, VOUCHER_LEAF_SERIAL_NUMBER)) {
-		rc = fail(BRSKI_EXIT_USAGE, "create: --serial is required");
+		rc = brski_fail(PROG, BRSKI_EXIT_USAGE, "create: --serial is required");
 		goto out;
 	}
 
@@ -577,8 +573,8 @@ static int cmd_create(int argc, char **argv)
 	                        : voucher_artifact_to_json(a, model_flags(legacy, false), &out,
 	                                                   &out_len, &ei);
 	if (e != VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_USAGE, "create: the %s is not valid: %s", kind_name(kind),
-		          model_msg(&ei, e));
+		rc = brski_fail(PROG, BRSKI_EXIT_USAGE, "create: the %s is not valid: %s",
+		                kind_name(kind), model_msg(&ei, e));
 		goto out;
 	}
 	rc = write_all(out_path, out, out_len, fmt == VOUCHER_FORMAT_JSON);
@@ -649,8 +645,8 @@ static int load_signer(const char *key, const char *cert, const char *chain,
 		if (!ok) {
 			if (fd >= 0)
 				unlink(tmp);
-			return fail(BRSKI_EXIT_IO, "cannot write a temporary file (%s)",
-			            strerror(errno));
+			return brski_fail(PROG, BRSKI_EXIT_IO, "cannot write a temporary file (%s)",
+			                  strerror(errno));
 		}
 		path = tmp;
 	}
@@ -658,9 +654,10 @@ static int load_signer(const char *key, const char *cert, const char *chain,
 	if (fd >= 0)
 		unlink(tmp);
 	if (e != VOUCHER_OK)
-		return fail(io_or_usage(e),
-		            "cannot load the signer (key %s, certificate %s%s%s): %s", key, cert,
-		            chain ? ", chain " : "", chain ? chain : "", voucher_strerror(e));
+		return brski_fail(PROG, io_or_usage(e),
+		                  "cannot load the signer (key %s, certificate %s%s%s): %s", key,
+		                  cert, chain ? ", chain " : "", chain ? chain : "",
+		                  voucher_strerror(e));
 	return BRSKI_EXIT_OK;
 }
 
@@ -700,7 +697,8 @@ static int cmd_sign(int argc, char **argv)
 			      : strcmp(optarg, "jws") == 0  ? VOUCHER_ENV_JWS
 			                                    : VOUCHER_ENV_NONE;
 			if (env == VOUCHER_ENV_NONE)
-				return fail(BRSKI_EXIT_USAGE, "--format: cms, cose or jws");
+				return brski_fail(PROG, BRSKI_EXIT_USAGE,
+				                  "--format: cms, cose or jws");
 			break;
 		case OPT_LEGACY:
 			legacy = true;
@@ -726,15 +724,15 @@ static int cmd_sign(int argc, char **argv)
 	voucher_err e = voucher_artifact_parse(in, in_len, VOUCHER_KIND_UNKNOWN,
 	                                       model_flags(legacy, lenient), &a, &ei);
 	if (e != VOUCHER_OK) {
-		rc = fail(e == VOUCHER_E_CONFIG ? BRSKI_EXIT_USAGE : BRSKI_EXIT_BAD,
-		          "%s: refusing to sign: %s", in_path, model_msg(&ei, e));
+		rc = brski_fail(PROG, e == VOUCHER_E_CONFIG ? BRSKI_EXIT_USAGE : BRSKI_EXIT_BAD,
+		                "%s: refusing to sign: %s", in_path, model_msg(&ei, e));
 		goto out;
 	}
 	enum voucher_format have = VOUCHER_FORMAT_UNKNOWN;
 	const uint8_t *raw = NULL;
 	size_t raw_len = 0;
 	if ((e = voucher_artifact_raw(a, &raw, &raw_len, &have)) != VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_BAD, "%s: %s", in_path, voucher_strerror(e));
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD, "%s: %s", in_path, voucher_strerror(e));
 		goto out;
 	}
 	enum voucher_format want =
@@ -748,8 +746,8 @@ static int cmd_sign(int argc, char **argv)
 		            : voucher_artifact_to_json(a, model_flags(legacy, false), &conv,
 		                                       &conv_len, &ei);
 		if (e != VOUCHER_OK) {
-			rc = fail(BRSKI_EXIT_BAD, "%s: cannot convert to %s: %s", in_path,
-			          format_name(want), model_msg(&ei, e));
+			rc = brski_fail(PROG, BRSKI_EXIT_BAD, "%s: cannot convert to %s: %s",
+			                in_path, format_name(want), model_msg(&ei, e));
 			goto out;
 		}
 		fprintf(stderr, PROG ": note: %s payload converted to %s for %s\n",
@@ -760,9 +758,11 @@ static int cmd_sign(int argc, char **argv)
 	if ((rc = load_signer(key, cert, chain, &s)) != BRSKI_EXIT_OK)
 		goto out;
 	if ((e = voucher_sign(env, s, payload, payload_len, &out, &out_len)) != VOUCHER_OK) {
-		rc = fail(e == VOUCHER_E_UNSUPPORTED_ALG || e == VOUCHER_E_KEY ? BRSKI_EXIT_USAGE
-		                                                               : BRSKI_EXIT_IO,
-		          "cannot sign as %s: %s", env_name(env), voucher_strerror(e));
+		rc = brski_fail(PROG,
+		                e == VOUCHER_E_UNSUPPORTED_ALG || e == VOUCHER_E_KEY
+		                        ? BRSKI_EXIT_USAGE
+		                        : BRSKI_EXIT_IO,
+		                "cannot sign as %s: %s", env_name(env), voucher_strerror(e));
 		goto out;
 	}
 	rc = write_all(out_path, out, out_len, false);
@@ -848,7 +848,7 @@ static int cmd_verify(int argc, char **argv)
 	voucher_err e;
 
 	if (voucher_trust_new(&trust) != VOUCHER_OK)
-		return fail(BRSKI_EXIT_IO, "out of memory");
+		return brski_fail(PROG, BRSKI_EXIT_IO, "out of memory");
 	make_longopts(lo, verify_opts, N_VERIFY);
 	optind = 1;
 	opterr = 0;
@@ -860,8 +860,8 @@ static int cmd_verify(int argc, char **argv)
 			goto out;
 		case OPT_TRUST:
 			if ((e = voucher_trust_add_file(trust, optarg)) != VOUCHER_OK) {
-				rc = fail(io_or_usage(e), "--trust %s: %s", optarg,
-				          voucher_strerror(e));
+				rc = brski_fail(PROG, io_or_usage(e), "--trust %s: %s", optarg,
+				                voucher_strerror(e));
 				goto out;
 			}
 			break;
@@ -872,8 +872,8 @@ static int cmd_verify(int argc, char **argv)
 			voucher_x509_chain_free(extra);
 			extra = NULL;
 			if ((e = voucher_x509_chain_load_file(optarg, &extra)) != VOUCHER_OK) {
-				rc = fail(io_or_usage(e), "--signer-cert %s: %s", optarg,
-				          voucher_strerror(e));
+				rc = brski_fail(PROG, io_or_usage(e), "--signer-cert %s: %s",
+				                optarg, voucher_strerror(e));
 				goto out;
 			}
 			break;
@@ -900,8 +900,9 @@ static int cmd_verify(int argc, char **argv)
 		goto out;
 	}
 	if (voucher_trust_count(trust) == 0 && !no_trust) {
-		rc = fail(BRSKI_EXIT_USAGE, "verify: --trust FILE is required (or --no-trust to "
-		                            "check the signature only)");
+		rc = brski_fail(PROG, BRSKI_EXIT_USAGE,
+		                "verify: --trust FILE is required (or --no-trust to "
+		                "check the signature only)");
 		goto out;
 	}
 	const char *in_path = argv[optind];
@@ -910,12 +911,14 @@ static int cmd_verify(int argc, char **argv)
 
 	enum voucher_envelope env = voucher_envelope_detect(in, in_len);
 	if (env == VOUCHER_ENV_NONE) {
-		rc = fail(BRSKI_EXIT_BAD, "%s: not a CMS, COSE or JWS envelope", in_path);
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD, "%s: not a CMS, COSE or JWS envelope",
+		                in_path);
 		goto out;
 	}
 	if (extra != NULL && env != VOUCHER_ENV_COSE) {
-		rc = fail(BRSKI_EXIT_USAGE, "--signer-cert applies to COSE only, %s is %s", in_path,
-		          env_name(env));
+		rc = brski_fail(PROG, BRSKI_EXIT_USAGE,
+		                "--signer-cert applies to COSE only, %s is %s", in_path,
+		                env_name(env));
 		goto out;
 	}
 	if (extra != NULL)
@@ -925,20 +928,20 @@ static int cmd_verify(int argc, char **argv)
 	else
 		e = voucher_verify(env, in, in_len, no_trust ? NULL : trust, &v);
 	if (e != VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_BAD, "%s: %s envelope does not verify: %s", in_path,
-		          env_name(env), voucher_strerror(e));
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD, "%s: %s envelope does not verify: %s",
+		                in_path, env_name(env), voucher_strerror(e));
 		goto out;
 	}
 	unsigned flags = model_flags(legacy, lenient);
 	memset(&ei, 0, sizeof(ei));
 	e = voucher_artifact_parse(v->payload, v->payload_len, want_kind, flags, &a, &ei);
 	if (e != VOUCHER_OK) {
-		rc = fail(e == VOUCHER_E_CONFIG ? BRSKI_EXIT_USAGE : BRSKI_EXIT_BAD,
-		          "%s: the signature verifies but the payload is not a valid %s: %s",
-		          in_path,
-		          want_kind == VOUCHER_KIND_UNKNOWN ? "voucher or voucher-request"
-		                                            : kind_name(want_kind),
-		          model_msg(&ei, e));
+		rc = brski_fail(PROG, e == VOUCHER_E_CONFIG ? BRSKI_EXIT_USAGE : BRSKI_EXIT_BAD,
+		                "%s: the signature verifies but the payload is not a valid %s: %s",
+		                in_path,
+		                want_kind == VOUCHER_KIND_UNKNOWN ? "voucher or voucher-request"
+		                                                  : kind_name(want_kind),
+		                model_msg(&ei, e));
 		goto out;
 	}
 	/* The media type says what the payload is: CBOR in COSE, JSON in CMS
@@ -950,12 +953,13 @@ static int cmd_verify(int argc, char **argv)
 	enum voucher_format want_pf =
 	        env == VOUCHER_ENV_COSE ? VOUCHER_FORMAT_CBOR : VOUCHER_FORMAT_JSON;
 	if (pf != want_pf) {
-		rc = fail(BRSKI_EXIT_BAD, "%s: %s payload in a %s envelope (%s expected)", in_path,
-		          format_name(pf), env_name(env), format_name(want_pf));
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+		                "%s: %s payload in a %s envelope (%s expected)", in_path,
+		                format_name(pf), env_name(env), format_name(want_pf));
 		goto out;
 	}
 	if ((e = payload_json(a, flags, &json, &json_len, &ei)) != VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_BAD, "%s: %s", in_path, model_msg(&ei, e));
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD, "%s: %s", in_path, model_msg(&ei, e));
 		goto out;
 	}
 	if (out_path != NULL &&
@@ -1067,8 +1071,9 @@ static int cmd_show(int argc, char **argv)
 			printf("signature: not verified\n");
 		}
 		if (e != VOUCHER_OK) {
-			rc = fail(BRSKI_EXIT_BAD, "%s: cannot decode the %s envelope: %s", in_path,
-			          env_name(env), voucher_strerror(e));
+			rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+			                "%s: cannot decode the %s envelope: %s", in_path,
+			                env_name(env), voucher_strerror(e));
 			goto out;
 		}
 		if (env == VOUCHER_ENV_JWS)
@@ -1086,10 +1091,10 @@ static int cmd_show(int argc, char **argv)
 	enum voucher_format pf = VOUCHER_FORMAT_UNKNOWN;
 	enum voucher_kind pk = VOUCHER_KIND_UNKNOWN;
 	if (voucher_artifact_detect(payload, payload_len, &pf, &pk) != VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_BAD,
-		          "%s: the payload is neither a JSON nor a CBOR voucher "
-		          "or voucher-request",
-		          in_path);
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+		                "%s: the payload is neither a JSON nor a CBOR voucher "
+		                "or voucher-request",
+		                in_path);
 		goto out;
 	}
 	printf("artifact: %s (%s, %zu bytes)\n", kind_name(pk), format_name(pf), payload_len);
@@ -1162,7 +1167,7 @@ static int cmd_convert(int argc, char **argv)
 			     : strcmp(optarg, "cbor") == 0 ? VOUCHER_FORMAT_CBOR
 			                                   : VOUCHER_FORMAT_UNKNOWN;
 			if (to == VOUCHER_FORMAT_UNKNOWN)
-				return fail(BRSKI_EXIT_USAGE, "--to: json or cbor");
+				return brski_fail(PROG, BRSKI_EXIT_USAGE, "--to: json or cbor");
 			break;
 		case OPT_LEGACY:
 			legacy = true;
@@ -1185,11 +1190,12 @@ static int cmd_convert(int argc, char **argv)
 	enum voucher_format from = VOUCHER_FORMAT_UNKNOWN;
 	if (voucher_artifact_detect(in, in_len, &from, NULL) != VOUCHER_OK) {
 		enum voucher_envelope env = voucher_envelope_detect(in, in_len);
-		rc = fail(BRSKI_EXIT_BAD, "%s: not a JSON or CBOR voucher or voucher-request%s",
-		          in_path,
-		          env != VOUCHER_ENV_NONE ? " (a signed envelope? use 'verify --out' to "
-		                                    "extract the payload)"
-		                                  : "");
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD,
+		                "%s: not a JSON or CBOR voucher or voucher-request%s", in_path,
+		                env != VOUCHER_ENV_NONE
+		                        ? " (a signed envelope? use 'verify --out' to "
+		                          "extract the payload)"
+		                        : "");
 		goto out;
 	}
 	if (to == VOUCHER_FORMAT_UNKNOWN)
@@ -1198,16 +1204,16 @@ static int cmd_convert(int argc, char **argv)
 	unsigned flags = model_flags(legacy, lenient);
 	voucher_err e = voucher_artifact_parse(in, in_len, VOUCHER_KIND_UNKNOWN, flags, &a, &ei);
 	if (e != VOUCHER_OK) {
-		rc = fail(e == VOUCHER_E_CONFIG ? BRSKI_EXIT_USAGE : BRSKI_EXIT_BAD, "%s: %s",
-		          in_path, model_msg(&ei, e));
+		rc = brski_fail(PROG, e == VOUCHER_E_CONFIG ? BRSKI_EXIT_USAGE : BRSKI_EXIT_BAD,
+		                "%s: %s", in_path, model_msg(&ei, e));
 		goto out;
 	}
 	e = to == VOUCHER_FORMAT_CBOR
 	            ? voucher_artifact_to_cbor(a, flags & VOUCHER_F_LEGACY, &out, &out_len, &ei)
 	            : voucher_artifact_to_json(a, flags & VOUCHER_F_LEGACY, &out, &out_len, &ei);
 	if (e != VOUCHER_OK) {
-		rc = fail(BRSKI_EXIT_BAD, "%s: cannot print as %s: %s", in_path, format_name(to),
-		          model_msg(&ei, e));
+		rc = brski_fail(PROG, BRSKI_EXIT_BAD, "%s: cannot print as %s: %s", in_path,
+		                format_name(to), model_msg(&ei, e));
 		goto out;
 	}
 	rc = write_all(out_path, out, out_len, to == VOUCHER_FORMAT_JSON);
@@ -1259,8 +1265,8 @@ int brski_cmd_voucher(int argc, char **argv)
 		memset(&ei, 0, sizeof(ei));
 		voucher_err e = help ? VOUCHER_OK : voucher_lib_init(&ei);
 		if (e != VOUCHER_OK)
-			return fail(BRSKI_EXIT_USAGE, "cannot load the YANG modules: %s",
-			            model_msg(&ei, e));
+			return brski_fail(PROG, BRSKI_EXIT_USAGE,
+			                  "cannot load the YANG modules: %s", model_msg(&ei, e));
 		return subs[i].fn(argc - 1, argv + 1);
 	}
 	fprintf(stderr, PROG ": unknown subcommand '%s'\n", argv[1]);
