@@ -201,7 +201,8 @@ static void print_options(FILE *out, const struct vopt *o, size_t n)
 	}
 }
 
-static void make_longopts(struct option *lo, const struct vopt *o, size_t n)
+/* getopt's table for o, and getopt reset to read a subcommand's argv. */
+static void start_options(struct option *lo, const struct vopt *o, size_t n)
 {
 	memset(lo, 0, sizeof(*lo) * (n + 1));
 	for (size_t i = 0; i < n; i++) {
@@ -209,6 +210,8 @@ static void make_longopts(struct option *lo, const struct vopt *o, size_t n)
 		lo[i].has_arg = o[i].arg ? required_argument : no_argument;
 		lo[i].val = o[i].val;
 	}
+	optind = 1;
+	opterr = 0;
 }
 
 /* Flags shared by the subcommands that parse artifacts. */
@@ -248,6 +251,31 @@ enum {
 static unsigned model_flags(bool legacy, bool lenient)
 {
 	return (legacy ? VOUCHER_F_LEGACY : 0u) | (lenient ? (unsigned)VOUCHER_F_LENIENT : 0u);
+}
+
+/* What common_opt returns for an option it took. */
+#define OPT_TAKEN (-1)
+
+/* An option the reading subcommands (sign, verify, show, convert) treat
+ * alike, met in the default branch of their switch: --help, --legacy,
+ * --lenient, or one that is unknown or lacks its value. Returns OPT_TAKEN,
+ * or the exit status to stop with (BRSKI_EXIT_OK after --help). */
+static int common_opt(int c, void (*usage)(FILE *), bool *legacy, bool *lenient)
+{
+	switch (c) {
+	case OPT_HELP:
+		usage(stdout);
+		return BRSKI_EXIT_OK;
+	case OPT_LEGACY:
+		*legacy = true;
+		return OPT_TAKEN;
+	case OPT_LENIENT:
+		*lenient = true;
+		return OPT_TAKEN;
+	default:
+		usage(stderr);
+		return BRSKI_EXIT_USAGE;
+	}
 }
 
 static int parse_kind(const char *s, enum voucher_kind *k)
@@ -397,9 +425,7 @@ static int cmd_create(int argc, char **argv)
 
 	/* Options are applied in two passes: --kind first, because the
 	 * artifact's kind decides which leaves it has. */
-	make_longopts(lo, create_opts, N_CREATE);
-	optind = 1;
-	opterr = 0;
+	start_options(lo, create_opts, N_CREATE);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (c == OPT_HELP) {
 			create_usage(stdout);
@@ -672,16 +698,11 @@ static int cmd_sign(int argc, char **argv)
 	struct voucher_error_info ei;
 	uint8_t *in = NULL, *conv = NULL, *out = NULL;
 	size_t in_len = 0, conv_len = 0, out_len = 0;
-	int rc, c;
+	int rc, c, o;
 
-	make_longopts(lo, sign_opts, N_SIGN);
-	optind = 1;
-	opterr = 0;
+	start_options(lo, sign_opts, N_SIGN);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case OPT_HELP:
-			sign_usage(stdout);
-			return BRSKI_EXIT_OK;
 		case OPT_KEY:
 			key = optarg;
 			break;
@@ -700,15 +721,9 @@ static int cmd_sign(int argc, char **argv)
 				return brski_fail(PROG, BRSKI_EXIT_USAGE,
 				                  "--format: cms, cose or jws");
 			break;
-		case OPT_LEGACY:
-			legacy = true;
-			break;
-		case OPT_LENIENT:
-			lenient = true;
-			break;
 		default:
-			sign_usage(stderr);
-			return BRSKI_EXIT_USAGE;
+			if ((o = common_opt(c, sign_usage, &legacy, &lenient)) != OPT_TAKEN)
+				return o;
 		}
 	}
 	if (key == NULL || cert == NULL || env == VOUCHER_ENV_NONE || argc - optind != 2) {
@@ -844,20 +859,14 @@ static int cmd_verify(int argc, char **argv)
 	bool legacy = false, lenient = false, no_trust = false;
 	uint8_t *in = NULL, *json = NULL;
 	size_t in_len = 0, json_len = 0;
-	int rc = BRSKI_EXIT_USAGE, c;
+	int rc = BRSKI_EXIT_USAGE, c, o;
 	voucher_err e;
 
 	if (voucher_trust_new(&trust) != VOUCHER_OK)
 		return brski_fail(PROG, BRSKI_EXIT_IO, "out of memory");
-	make_longopts(lo, verify_opts, N_VERIFY);
-	optind = 1;
-	opterr = 0;
+	start_options(lo, verify_opts, N_VERIFY);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case OPT_HELP:
-			verify_usage(stdout);
-			rc = BRSKI_EXIT_OK;
-			goto out;
 		case OPT_TRUST:
 			if ((e = voucher_trust_add_file(trust, optarg)) != VOUCHER_OK) {
 				rc = brski_fail(PROG, io_or_usage(e), "--trust %s: %s", optarg,
@@ -884,15 +893,11 @@ static int cmd_verify(int argc, char **argv)
 		case OPT_OUT:
 			out_path = optarg;
 			break;
-		case OPT_LEGACY:
-			legacy = true;
-			break;
-		case OPT_LENIENT:
-			lenient = true;
-			break;
 		default:
-			verify_usage(stderr);
-			goto out;
+			if ((o = common_opt(c, verify_usage, &legacy, &lenient)) != OPT_TAKEN) {
+				rc = o;
+				goto out;
+			}
 		}
 	}
 	if (argc - optind != 1) {
@@ -1021,26 +1026,15 @@ static int cmd_show(int argc, char **argv)
 	bool legacy = false, lenient = false;
 	uint8_t *in = NULL, *json = NULL;
 	size_t in_len = 0, json_len = 0;
-	int rc = BRSKI_EXIT_USAGE, c;
+	int rc = BRSKI_EXIT_USAGE, c, o;
 	voucher_err e;
 
-	make_longopts(lo, show_opts, N_SHOW);
-	optind = 1;
-	opterr = 0;
+	start_options(lo, show_opts, N_SHOW);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case OPT_HELP:
-			show_usage(stdout);
-			return BRSKI_EXIT_OK;
-		case OPT_LEGACY:
-			legacy = true;
-			break;
-		case OPT_LENIENT:
-			lenient = true;
-			break;
 		default:
-			show_usage(stderr);
-			return BRSKI_EXIT_USAGE;
+			if ((o = common_opt(c, show_usage, &legacy, &lenient)) != OPT_TAKEN)
+				return o;
 		}
 	}
 	if (argc - optind != 1) {
@@ -1152,16 +1146,11 @@ static int cmd_convert(int argc, char **argv)
 	bool legacy = false, lenient = false;
 	uint8_t *in = NULL, *out = NULL;
 	size_t in_len = 0, out_len = 0;
-	int rc, c;
+	int rc, c, o;
 
-	make_longopts(lo, convert_opts, N_CONVERT);
-	optind = 1;
-	opterr = 0;
+	start_options(lo, convert_opts, N_CONVERT);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case OPT_HELP:
-			convert_usage(stdout);
-			return BRSKI_EXIT_OK;
 		case OPT_TO:
 			to = strcmp(optarg, "json") == 0   ? VOUCHER_FORMAT_JSON
 			     : strcmp(optarg, "cbor") == 0 ? VOUCHER_FORMAT_CBOR
@@ -1169,15 +1158,9 @@ static int cmd_convert(int argc, char **argv)
 			if (to == VOUCHER_FORMAT_UNKNOWN)
 				return brski_fail(PROG, BRSKI_EXIT_USAGE, "--to: json or cbor");
 			break;
-		case OPT_LEGACY:
-			legacy = true;
-			break;
-		case OPT_LENIENT:
-			lenient = true;
-			break;
 		default:
-			convert_usage(stderr);
-			return BRSKI_EXIT_USAGE;
+			if ((o = common_opt(c, convert_usage, &legacy, &lenient)) != OPT_TAKEN)
+				return o;
 		}
 	}
 	if (argc - optind != 2) {
