@@ -27,6 +27,7 @@
 #include "common/str.h"
 #include "tools/admin-client.h"
 #include "tools/brski.h"
+#include "tools/util.h"
 
 #define AM_MAX_FILE (16 * 1024 * 1024)
 
@@ -115,29 +116,24 @@ static const struct am_cmd {
 static int read_file(const char *path, char **out)
 {
 	struct brski_buf b;
-	char chunk[4096];
-	FILE *f = fopen(path, "re");
-	size_t n;
+	voucher_err e;
 
 	*out = NULL;
-	if (!f) {
-		perror(path);
-		return BRSKI_EXIT_IO;
-	}
 	brski_buf_init(&b, AM_MAX_FILE);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (brski_buf_put(&b, chunk, n) != VOUCHER_OK) {
-			fclose(f);
-			brski_buf_free(&b);
-			fprintf(stderr, "brski admin: %s is too large\n", path);
-			return BRSKI_EXIT_USAGE;
-		}
-	fclose(f);
-	if (brski_buf_putc(&b, 0) != VOUCHER_OK) {
-		brski_buf_free(&b);
+	e = brski_read_file(path, false, &b);
+	if (e == VOUCHER_OK)
+		e = brski_buf_putc(&b, 0);
+	if (e == VOUCHER_OK)
+		*out = (char *)brski_buf_take(&b, NULL);
+	brski_buf_free(&b);
+	if (e == VOUCHER_E_TOO_LARGE) {
+		fprintf(stderr, "brski admin: %s is too large\n", path);
+		return BRSKI_EXIT_USAGE;
+	}
+	if (e != VOUCHER_OK) {
+		fprintf(stderr, "brski admin: cannot read %s (%s)\n", path, voucher_strerror(e));
 		return BRSKI_EXIT_IO;
 	}
-	*out = (char *)brski_buf_take(&b, NULL);
 	return *out ? BRSKI_EXIT_OK : BRSKI_EXIT_IO;
 }
 

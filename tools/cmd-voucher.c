@@ -50,29 +50,12 @@ static int io_or_usage(voucher_err e)
 static voucher_err read_all(const char *path, uint8_t **out, size_t *len)
 {
 	struct brski_buf b;
-	uint8_t chunk[8192];
-	voucher_err e = VOUCHER_OK;
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	voucher_err e;
 
 	*out = NULL;
 	*len = 0;
-	if (f == NULL)
-		return errno == ENOENT   ? VOUCHER_ENOENT
-		       : errno == EACCES ? VOUCHER_EACCES
-		                         : VOUCHER_EIO;
 	brski_buf_init(&b, MAX_INPUT);
-	for (;;) {
-		size_t n = fread(chunk, 1, sizeof(chunk), f);
-		if (n > 0 && (e = brski_buf_put(&b, chunk, n)) != VOUCHER_OK)
-			break;
-		if (n < sizeof(chunk)) {
-			if (ferror(f))
-				e = VOUCHER_EIO;
-			break;
-		}
-	}
-	if (f != stdin)
-		fclose(f);
+	e = brski_read_file(path, true, &b);
 	if (e == VOUCHER_OK && b.len == 0)
 		e = VOUCHER_E_MALFORMED;
 	if (e == VOUCHER_OK)
