@@ -448,15 +448,21 @@ out:
 	return r;
 }
 
-voucher_err voucher_artifact_to_json(const struct voucher_artifact *a, unsigned flags,
-                                     uint8_t **out, size_t *len, struct voucher_error_info *err)
+voucher_err vl_artifact_encode_prologue(const struct voucher_artifact *a, unsigned flags,
+                                        uint8_t **out, size_t *len, struct voucher_error_info *err)
 {
 	vl_err_clear(err);
 	if (a == NULL || out == NULL || len == NULL)
 		return vl_err(err, VOUCHER_EINVAL, NULL, "invalid arguments");
 	*out = NULL;
 	*len = 0;
-	voucher_err r = voucher_artifact_validate(a, flags, err);
+	return voucher_artifact_validate(a, flags, err);
+}
+
+voucher_err voucher_artifact_to_json(const struct voucher_artifact *a, unsigned flags,
+                                     uint8_t **out, size_t *len, struct voucher_error_info *err)
+{
+	voucher_err r = vl_artifact_encode_prologue(a, flags, out, len, err);
 	if (r != VOUCHER_OK)
 		return r;
 	char *s = NULL;

@@ -105,6 +105,11 @@ bool vl_artifact_parse_prologue(const uint8_t *in, size_t len, enum voucher_kind
                                 unsigned flags, struct voucher_artifact **out,
                                 struct voucher_error_info *err, vl_artifact_parser parse,
                                 const char *syntax, voucher_err *r);
+/* The start both encoders (voucher_artifact_to_json, _to_cbor) share:
+ * clear err, check the arguments, empty the outputs and validate a with
+ * flags. */
+voucher_err vl_artifact_encode_prologue(const struct voucher_artifact *a, unsigned flags,
+                                        uint8_t **out, size_t *len, struct voucher_error_info *err);
 
 /* ---- CBOR (cbor.c) ---- */
 /* Kind from the outer key of a CBOR artifact (no validation). */
