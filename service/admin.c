@@ -895,9 +895,3 @@ voucher_err svc_admin_bootstrap_daemon(struct svc_daemon *d, char *err, size_t e
 	}
 	return r;
 }
-
-voucher_err svc_admin_init(struct svc_daemon *d, void **app, char *err, size_t errlen)
-{
-	*app = NULL;
-	return svc_admin_bootstrap_daemon(d, err, errlen);
-}

@@ -118,22 +118,12 @@ extern const size_t svc_admin_table_len;
 #define SVC_ADMIN_N_ROUTES 7
 extern const struct svc_route svc_admin_routes[SVC_ADMIN_N_ROUTES];
 
-/* Inserting the bootstrap token ([admin] bootstrap_token_file): eagerly
- * at start by the svc_daemon_def init hook svc_admin_init, or by a
- * program's own init calling svc_admin_bootstrap_daemon; in any case
- * before the first admin request of the process is served (the dispatcher
- * does it then when no init did, and tries again on the next request while
- * it fails). The "done" flag is process-wide: one daemon per process. */
-voucher_err svc_admin_init(struct svc_daemon *d, void **app, char *err, size_t errlen);
+/* Insert the bootstrap token ([admin] bootstrap_token_file) of the daemon:
+ * the daemons call it from their init hook; the dispatcher calls it before
+ * the first admin request of a process when no init did (and again on the
+ * next request while it fails). The "done" flag is process-wide: one
+ * daemon per process. */
 voucher_err svc_admin_bootstrap_daemon(struct svc_daemon *d, char *err, size_t errlen);
-
-/* The fields a daemon definition needs for the admin API, on one line:
- *   static const struct svc_daemon_def cloudregd = { ..., SVC_ADMIN_DEF };
- * A program with an init hook of its own uses SVC_ADMIN_DEF_ROUTES (and
- * may call svc_admin_bootstrap_daemon from its init; -Woverride-init
- * catches SVC_ADMIN_DEF next to a second .init). */
-#define SVC_ADMIN_DEF_ROUTES .admin_routes = svc_admin_routes, .n_admin_routes = SVC_ADMIN_N_ROUTES
-#define SVC_ADMIN_DEF        SVC_ADMIN_DEF_ROUTES, .init = svc_admin_init
 
 /* svc_handler for svc_admin_routes: the daemon's store and svc_admin_table. */
 voucher_err svc_admin_handle(const struct svc_req *req, struct svc_resp *resp);
