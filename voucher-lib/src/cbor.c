@@ -235,7 +235,9 @@ static voucher_err fill_leaf(struct voucher_artifact *a, enum voucher_leaf leaf,
 		r = vl_set_bytes(a, leaf, cbor_bytestring_handle(v), cbor_bytestring_length(v));
 		break;
 	case VOUCHER_TYPE_BOOLEAN:
-		if (!cbor_is_bool(v))
+		/* cbor_is_bool asserts on a float: only simple values may ask. */
+		if (!cbor_isa_float_ctrl(v) || cbor_float_get_width(v) != CBOR_FLOAT_0 ||
+		    !cbor_is_bool(v))
 			return bad_type(e, name, "true or false");
 		r = voucher_artifact_set_bool(a, leaf, cbor_get_bool(v));
 		break;
