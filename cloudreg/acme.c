@@ -1380,6 +1380,56 @@ out:
 
 /* ---- certificates --------------------------------------------------------- */
 
+/* Whether a's issuer DN equals b's subject DN. */
+static bool issued_by(gnutls_x509_crt_t a, gnutls_x509_crt_t b)
+{
+	return gnutls_x509_crt_check_issuer(a, b) != 0;
+}
+
+/* Put the m certificates in chain order: order[0] is the leaf (the one
+ * that issued none of the others), then its issuers, then whatever is not
+ * on the leaf's path, as sent. VOUCHER_E_MALFORMED when there is no leaf
+ * (the same certificate twice, or issuers in a cycle). */
+static voucher_err chain_order(gnutls_x509_crt_t *crt, size_t m, size_t *order, char *err,
+                               size_t errlen)
+{
+	bool used[ACME_MAX_CHAIN] = {false};
+	size_t k = 0, i, j;
+
+	for (i = 0; i < m && k == 0; i++) {
+		bool issuer_of_other = false;
+		for (j = 0; j < m; j++)
+			if (j != i && issued_by(crt[j], crt[i]))
+				issuer_of_other = true;
+		if (!issuer_of_other) {
+			order[k++] = i;
+			used[i] = true;
+		}
+	}
+	if (k == 0) {
+		errf(err, errlen,
+		     "the certificates form no chain (no leaf: a certificate twice, "
+		     "or issuers in a cycle)");
+		return VOUCHER_E_MALFORMED;
+	}
+	while (k < m) {
+		size_t last = order[k - 1], next = m;
+		if (issued_by(crt[last], crt[last]))
+			break; /* self-signed: the root ends the chain */
+		for (j = 0; j < m; j++)
+			if (!used[j] && issued_by(crt[last], crt[j]))
+				next = j;
+		if (next == m)
+			break;
+		order[k++] = next;
+		used[next] = true;
+	}
+	for (j = 0; j < m; j++)
+		if (!used[j])
+			order[k++] = j;
+	return VOUCHER_OK;
+}
+
 voucher_err acme_pem_chain_to_pkcs7(const uint8_t *pem, size_t len, struct brski_buf *out,
                                     char *err, size_t errlen)
 {
@@ -1406,6 +1456,11 @@ voucher_err acme_pem_chain_to_pkcs7(const uint8_t *pem, size_t len, struct brski
 		r = VOUCHER_E_TOO_LARGE;
 		goto out;
 	}
+	/* Refuse what acme_pkcs7_certs could not put back in order. */
+	size_t order[ACME_MAX_CHAIN];
+	if ((r = chain_order(list, n, order, err, errlen)) != VOUCHER_OK)
+		goto out;
+	r = VOUCHER_E_MALFORMED;
 	if (gnutls_pkcs7_init(&p7) < 0) {
 		r = VOUCHER_ENOMEM;
 		goto out;
@@ -1433,22 +1488,15 @@ out:
 	return r;
 }
 
-/* Whether a's issuer DN equals b's subject DN. */
-static bool issued_by(gnutls_x509_crt_t a, gnutls_x509_crt_t b)
-{
-	return gnutls_x509_crt_check_issuer(a, b) != 0;
-}
-
 voucher_err acme_pkcs7_certs(const uint8_t *der, size_t len, uint8_t **certs, size_t *lens,
                              size_t max, size_t *n, char *err, size_t errlen)
 {
 	gnutls_datum_t in = {(unsigned char *)der, (unsigned)len};
 	gnutls_x509_crt_t crt[ACME_MAX_CHAIN] = {NULL};
 	gnutls_datum_t raw[ACME_MAX_CHAIN];
-	bool used[ACME_MAX_CHAIN] = {false};
 	size_t order[ACME_MAX_CHAIN];
 	gnutls_pkcs7_t p7 = NULL;
-	size_t k = 0, m = 0, i, j;
+	size_t m = 0, i;
 	voucher_err r = VOUCHER_E_MALFORMED;
 	int g, cnt;
 
@@ -1475,39 +1523,11 @@ voucher_err acme_pkcs7_certs(const uint8_t *der, size_t len, uint8_t **certs, si
 			goto out;
 		}
 	}
-	/* DER sorts a SET OF, so the order in the PKCS#7 says nothing; the
-	 * leaf is the certificate that issued none of the others, and the
-	 * chain follows issuers from there (EST clients take the first). */
-	for (i = 0; i < m && k == 0; i++) {
-		bool issuer_of_other = false;
-		for (j = 0; j < m; j++)
-			if (j != i && issued_by(crt[j], crt[i]))
-				issuer_of_other = true;
-		if (!issuer_of_other) {
-			order[k++] = i;
-			used[i] = true;
-		}
-	}
-	if (k == 0) {
-		errf(err, errlen, "the PKCS#7 certificates form no chain");
+	/* DER sorts a SET OF, so the order in the PKCS#7 says nothing: EST
+	 * clients take the first certificate as theirs. */
+	if ((r = chain_order(crt, m, order, err, errlen)) != VOUCHER_OK)
 		goto out;
-	}
-	while (k < m) {
-		size_t last = order[k - 1], next = m;
-		if (issued_by(crt[last], crt[last]))
-			break; /* self-signed: the root ends the chain */
-		for (j = 0; j < m; j++)
-			if (!used[j] && issued_by(crt[last], crt[j]))
-				next = j;
-		if (next == m)
-			break;
-		order[k++] = next;
-		used[next] = true;
-	}
-	/* Certificates that are not on the leaf's path go last, as sent. */
-	for (j = 0; j < m; j++)
-		if (!used[j])
-			order[k++] = j;
+	r = VOUCHER_E_MALFORMED;
 	for (i = 0; i < m; i++) {
 		if (!(certs[i] = malloc(raw[order[i]].size))) {
 			r = VOUCHER_ENOMEM;

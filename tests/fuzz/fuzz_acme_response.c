@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cloudreg/acme.h"
@@ -34,8 +35,11 @@ static void pem_chain(const uint8_t *p, size_t n)
 	if (acme_pem_chain_to_pkcs7(p, n, &out, err, sizeof(err)) == VOUCHER_OK) {
 		if (acme_pkcs7_certs(out.data, out.len, certs, lens, ACME_MAX_CHAIN + 1, &nc, err,
 		                     sizeof(err)) != VOUCHER_OK ||
-		    nc == 0 || nc > ACME_MAX_CHAIN)
+		    nc == 0 || nc > ACME_MAX_CHAIN) {
+			fprintf(stderr, "PEM chain converted, but not read back: %s (%zu certs)\n",
+			        err, nc);
 			abort();
+		}
 		for (size_t i = 0; i < nc; i++)
 			free(certs[i]);
 	}
