@@ -11,6 +11,10 @@
 # BUILD_DIR/fuzz-artifacts/ and the reproducer line is printed. Exit 0 when
 # every target ran its time without a finding, 1 otherwise.
 #
+# The run is reproducible: libFuzzer starts from FUZZ_SEED (default 1), so
+# a finding in CI can be replayed with the same seed; FUZZ_SEED=0 lets
+# libFuzzer pick a random one (for longer runs by hand).
+#
 # The same from a configured fuzzing build: make fuzz-ci.
 set -u
 
@@ -18,6 +22,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$src/build-fuzz}
 seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
+seed=${FUZZ_SEED:-1}
 
 if [ ! -x "$src/configure" ] || [ "$src/configure.ac" -nt "$src/configure" ]; then
 	(cd "$src" && ./autogen.sh >/dev/null 2>&1) || {
@@ -61,7 +66,7 @@ for corpus in "$src"/tests/fuzz/corpus/fuzz_*; do
 		ASAN_OPTIONS='detect_leaks=1:abort_on_error=1' \
 		UBSAN_OPTIONS='print_stacktrace=1:halt_on_error=1' \
 		LSAN_OPTIONS="suppressions=$src/tests/lsan.supp:print_suppressions=0" \
-		"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+		"$bin" -max_total_time="$seconds" -seed="$seed" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$art/$t-" \
 		"$work/$t" "$corpus" >"$log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
