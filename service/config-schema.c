@@ -17,6 +17,11 @@
 	{                                                                                          \
 		NULL, NULL, NULL                                                                   \
 	}
+/* Required when the key of the same section is set. */
+#define WITH(key)                                                                                  \
+	{                                                                                          \
+		"", key, NULL                                                                      \
+	}
 
 static const char *const roles[] = {"masa", "cloud", "registrar", NULL};
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
@@ -119,8 +124,8 @@ static const struct svc_cfg_item est_items[] = {
         {"require_pop", SVC_CFG_BOOL, 0, 0, "false", NULL, 0, NONE, NULL},
         {"allowed_serials", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE, NONE, NULL},
         {"basic_user", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, NULL},
-        {"basic_password_file", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE,
-         {"", "basic_user", NULL}, NULL},
+        {"basic_password_file", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE, WITH("basic_user"),
+         NULL},
         {"csrattrs_oids", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, NULL},
         {"reenroll_ca", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, NONE, NULL},
         {"serverkeygen", SVC_CFG_BOOL, 0, 0, "false", NULL, 0, NONE, NULL},
@@ -196,8 +201,7 @@ static const struct svc_cfg_item acme_items[] = {
         {"contact", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, check_mailto},
         /* cloudreg/ca-acme.c: external account binding, time limits */
         {"eab_kid", SVC_CFG_STRING, 0, 0, NULL, NULL, 0, NONE, NULL},
-        {"eab_hmac_key", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE, {"", "eab_kid", NULL},
-         NULL},
+        {"eab_hmac_key", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE, WITH("eab_kid"), NULL},
         {"timeout", SVC_CFG_INT, 1, 300, "30", NULL, 0, NONE, NULL},
         {"hook_timeout", SVC_CFG_INT, 1, 600, "60", NULL, 0, NONE, NULL},
         {"issue_wait", SVC_CFG_INT, 0, 300, "10", NULL, 0, NONE, NULL},

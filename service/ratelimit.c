@@ -90,14 +90,15 @@ void svc_ratelimit_free(struct svc_ratelimit *rl)
  * of the probe window when the key has none. */
 static struct bucket *find(struct svc_ratelimit *rl, uint64_t hash, uint64_t now_ms)
 {
-	struct bucket *victim = NULL;
+	/* rl->n >= 1 (svc_ratelimit_new), so the window has a first slot. */
 	size_t start = (size_t)(hash % rl->n);
+	struct bucket *victim = &rl->slots[start];
 
 	for (size_t i = 0; i < PROBES && i < rl->n; i++) {
 		struct bucket *b = &rl->slots[(start + i) % rl->n];
 		if (b->hash == hash)
 			return b;
-		if (!victim || (victim->hash && (!b->hash || b->last_ms < victim->last_ms)))
+		if (victim->hash && (!b->hash || b->last_ms < victim->last_ms))
 			victim = b;
 	}
 	victim->hash = hash;

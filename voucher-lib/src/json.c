@@ -68,6 +68,8 @@ static void last_key_before(const uint8_t *in, size_t len, size_t pos, char *out
 
 static const char *json_type_name(const json_t *v)
 {
+	if (v == NULL)
+		return "nothing";
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		return "an object";
