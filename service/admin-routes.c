@@ -8,23 +8,25 @@
 
 #include "service/admin.h"
 
+/* The filters that the audit list and its export share. */
+/* clang-format off */
+#define AUDIT_FILTER_ROWS                                                       \
+	{"token_id", "only changes made with this token id"},                   \
+	{"method", "only this HTTP method (POST, PUT, PATCH, DELETE)"},         \
+	{"route", "only paths that start with this text, e.g. /admin/v1/tokens"}, \
+	{"since", "only rows logged at or after this time (Unix seconds)"},     \
+	{"until", "only rows logged at or before this time (Unix seconds)"}
+/* clang-format on */
+
 static const struct svc_admin_param audit_filters[] = {
-        {"token_id", "only changes made with this token id"},
-        {"method", "only this HTTP method (POST, PUT, PATCH, DELETE)"},
-        {"route", "only paths that start with this text, e.g. /admin/v1/tokens"},
-        {"since", "only rows logged at or after this time (Unix seconds)"},
-        {"until", "only rows logged at or before this time (Unix seconds)"},
+        AUDIT_FILTER_ROWS,
         {NULL, NULL},
 };
 
 static const struct svc_admin_param audit_export_params[] = {
         {"format", "jsonl (default: one JSON object per line) or csv (RFC 4180, header row)"},
         {"cursor", "where to go on: the cursor from the previous answer's Link rel=\"next\""},
-        {"token_id", "only changes made with this token id"},
-        {"method", "only this HTTP method (POST, PUT, PATCH, DELETE)"},
-        {"route", "only paths that start with this text, e.g. /admin/v1/tokens"},
-        {"since", "only rows logged at or after this time (Unix seconds)"},
-        {"until", "only rows logged at or before this time (Unix seconds)"},
+        AUDIT_FILTER_ROWS,
         {NULL, NULL},
 };
 
