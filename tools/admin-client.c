@@ -220,3 +220,75 @@ int brski_admin_print_json(json_t *j)
 	free(s);
 	return BRSKI_EXIT_OK;
 }
+
+int brski_admin_query_add(struct brski_admin_client *cl, char *buf, size_t len, const char *name,
+                          const char *value)
+{
+	size_t used = strlen(buf);
+	const char *sep = "";
+	char *esc;
+	int w;
+
+	if (!value)
+		return BRSKI_EXIT_OK;
+	if (used && buf[0] == '/' && !strchr(buf, '?'))
+		sep = "?";
+	else if (used)
+		sep = "&";
+	if (!(esc = curl_easy_escape(cl->h, value, 0)))
+		return BRSKI_EXIT_IO;
+	w = snprintf(buf + used, len - used, "%s%s=%s", sep, name, esc);
+	curl_free(esc);
+	return w > 0 && (size_t)w < len - used ? BRSKI_EXIT_OK : BRSKI_EXIT_USAGE;
+}
+
+/* A JSON string member, or "" when absent. */
+static const char *member_text(json_t *o, const char *name)
+{
+	const char *v = json_string_value(json_object_get(o, name));
+	return v ? v : "";
+}
+
+int brski_admin_refused(const struct brski_admin_client *cl, const char *what)
+{
+	json_t *p = NULL, *row;
+	size_t i;
+
+	if (strncasecmp(cl->ctype, "application/problem+json", 24) == 0)
+		p = json_loadb((const char *)cl->body.data, cl->body.len, 0, NULL);
+	if (!p) {
+		fprintf(stderr, "brski admin: %s: HTTP %ld: %.*s\n", what, cl->status,
+		        (int)(cl->body.len > 512 ? 512 : cl->body.len),
+		        cl->body.data ? (const char *)cl->body.data : "");
+		return BRSKI_EXIT_BAD;
+	}
+	fprintf(stderr, "brski admin: %s: HTTP %ld %s: %s\n", what, cl->status,
+	        member_text(p, "title"), member_text(p, "detail"));
+	/* an import names each row it refused; a bounded number is shown */
+	json_array_foreach(json_object_get(p, "errors"), i, row)
+	{
+		if (i == 50) {
+			fprintf(stderr, "  ... and %zu more\n",
+			        json_array_size(json_object_get(p, "errors")) - i);
+			break;
+		}
+		fprintf(stderr, "  row %lld: %s\n",
+		        (long long)json_integer_value(json_object_get(row, "row")),
+		        member_text(row, "error"));
+	}
+	json_decref(p);
+	return BRSKI_EXIT_BAD;
+}
+
+bool brski_admin_cmd_matches(const char *group, const char *name, int argc, char **argv, int *used)
+{
+	if (!group && argc >= 2 && strcmp(argv[1], name) == 0) {
+		*used = 1;
+		return true;
+	}
+	if (group && argc >= 3 && strcmp(argv[1], group) == 0 && strcmp(argv[2], name) == 0) {
+		*used = 2;
+		return true;
+	}
+	return false;
+}

@@ -61,4 +61,22 @@ int brski_admin_from_pki(const char *dir, bool cloudreg, json_t **manifest, cons
 /* Print j indented, in its order, on standard output. */
 int brski_admin_print_json(json_t *j);
 
+/* Append "name=value" (value URL-escaped) to buf when value is set. The
+ * separator follows what buf holds: none when empty, '?' after a path
+ * ("/admin/v1/devices"), '&' after a query or a path that has one.
+ * Returns BRSKI_EXIT_OK, BRSKI_EXIT_USAGE when it does not fit in len, or
+ * BRSKI_EXIT_IO when out of memory. */
+int brski_admin_query_add(struct brski_admin_client *cl, char *buf, size_t len, const char *name,
+                          const char *value);
+
+/* The daemon refused the last request: print "brski admin: what: HTTP
+ * status" with the problem's title and detail, and each per-row error of
+ * an import, or the start of a body that is not a problem. Returns
+ * BRSKI_EXIT_BAD. */
+int brski_admin_refused(const struct brski_admin_client *cl, const char *what);
+
+/* Whether argv names the command group/name ("brski admin GROUP NAME", or
+ * "brski admin NAME" when group is NULL); *used is how many words it took. */
+bool brski_admin_cmd_matches(const char *group, const char *name, int argc, char **argv, int *used);
+
 #endif

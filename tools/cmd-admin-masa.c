@@ -365,16 +365,6 @@ static const struct am_cmd am_cmds[] = {
 
 /* ---- HTTP ------------------------------------------------------------------- */
 
-/* The daemon refused: print its answer (a problem, maybe with per-row
- * errors) as sent, bounded. */
-static int am_refused(const struct brski_admin_client *cl, const char *what)
-{
-	fprintf(stderr, "brski admin: %s: HTTP %ld: %.*s\n", what, cl->status,
-	        (int)(cl->body.len > 8192 ? 8192 : cl->body.len),
-	        cl->body.data ? (const char *)cl->body.data : "");
-	return BRSKI_EXIT_BAD;
-}
-
 /* Write the voucher of an issue answer to path. */
 static int write_voucher(json_t *j, const char *path)
 {
@@ -406,21 +396,6 @@ static int write_voucher(json_t *j, const char *path)
 }
 
 /* ---- running one command ---------------------------------------------------------- */
-
-static int append_query(CURL *h, char *path, size_t len, const char *name, const char *value)
-{
-	size_t used = strlen(path);
-	char *esc;
-	int w;
-
-	if (!value)
-		return BRSKI_EXIT_OK;
-	if (!(esc = curl_easy_escape(h, value, 0)))
-		return BRSKI_EXIT_IO;
-	w = snprintf(path + used, len - used, "%s%s=%s", strchr(path, '?') ? "&" : "?", name, esc);
-	curl_free(esc);
-	return w > 0 && (size_t)w < len - used ? BRSKI_EXIT_OK : BRSKI_EXIT_USAGE;
-}
 
 /* "/admin/v1" + tmpl with each "%s" replaced by the next of args. */
 static int fill_path(char *out, size_t len, const char *tmpl, char *const args[2])
@@ -464,13 +439,13 @@ static int am_run(struct brski_admin_client *cl, const struct am_cmd *c, const s
 		goto out;
 	/* the record's key, for a path that names one device */
 	if ((c->opts & KEY_OPTS) && strstr(c->path, "%s") &&
-	    (rc = append_query(cl->h, path, sizeof(path), "idevid_issuer", a->v[O_ISSUER])))
+	    (rc = brski_admin_query_add(cl, path, sizeof(path), "idevid_issuer", a->v[O_ISSUER])))
 		goto out;
 	if (c->list && strcmp(c->path, "/devices") == 0 &&
-	    ((rc = append_query(cl->h, path, sizeof(path), "owner", a->v[O_OWNER])) ||
-	     (rc = append_query(cl->h, path, sizeof(path), "mode", a->v[O_MODE]))))
+	    ((rc = brski_admin_query_add(cl, path, sizeof(path), "owner", a->v[O_OWNER])) ||
+	     (rc = brski_admin_query_add(cl, path, sizeof(path), "mode", a->v[O_MODE]))))
 		goto out;
-	if (c->list && (rc = append_query(cl->h, path, sizeof(path), "limit", "500")))
+	if (c->list && (rc = brski_admin_query_add(cl, path, sizeof(path), "limit", "500")))
 		goto out;
 	if (c->body) {
 		if ((rc = c->body(c, a, &body)) != BRSKI_EXIT_OK)
@@ -487,7 +462,7 @@ static int am_run(struct brski_admin_client *cl, const struct am_cmd *c, const s
 		if ((rc = brski_admin_client_do(cl, c->method, path, text)) != BRSKI_EXIT_OK)
 			goto out;
 		if (cl->status < 200 || cl->status > 299) {
-			rc = am_refused(cl, c->name);
+			rc = brski_admin_refused(cl, c->name);
 			goto out;
 		}
 		j = json_loadb((const char *)cl->body.data, cl->body.len, 0, &e);
@@ -549,16 +524,8 @@ void brski_admin_masa_usage(FILE *out)
 static const struct am_cmd *am_find(int argc, char **argv, int *used)
 {
 	for (size_t i = 0; i < N_AM_CMDS; i++) {
-		const struct am_cmd *c = &am_cmds[i];
-		if (!c->group && argc >= 2 && strcmp(argv[1], c->name) == 0) {
-			*used = 1;
-			return c;
-		}
-		if (c->group && argc >= 3 && strcmp(argv[1], c->group) == 0 &&
-		    strcmp(argv[2], c->name) == 0) {
-			*used = 2;
-			return c;
-		}
+		if (brski_admin_cmd_matches(am_cmds[i].group, am_cmds[i].name, argc, argv, used))
+			return &am_cmds[i];
 	}
 	return NULL;
 }

@@ -116,29 +116,6 @@ struct adm_args {
 
 /* Say why an answer is an error: the problem's fields, or the text as
  * sent (bounded). Returns the exit code for a refused request. */
-static int report_error(const struct brski_admin_client *cl, const char *what)
-{
-	json_t *p = NULL;
-
-	if (strncasecmp(cl->ctype, "application/problem+json", 24) == 0)
-		p = json_loadb((const char *)cl->body.data, cl->body.len, 0, NULL);
-	if (p) {
-		fprintf(stderr, "brski admin: %s: HTTP %ld %s: %s\n", what, cl->status,
-		        json_string_value(json_object_get(p, "title"))
-		                ? json_string_value(json_object_get(p, "title"))
-		                : "",
-		        json_string_value(json_object_get(p, "detail"))
-		                ? json_string_value(json_object_get(p, "detail"))
-		                : "");
-		json_decref(p);
-	} else {
-		fprintf(stderr, "brski admin: %s: HTTP %ld: %.*s\n", what, cl->status,
-		        (int)(cl->body.len > 512 ? 512 : cl->body.len),
-		        cl->body.data ? (const char *)cl->body.data : "");
-	}
-	return BRSKI_EXIT_BAD;
-}
-
 /* The JSON answer of a successful request, or NULL after reporting. */
 static json_t *answer_json(const struct brski_admin_client *cl, const char *what)
 {
@@ -208,7 +185,7 @@ static int cmd_whoami(struct brski_admin_client *cl, const struct adm_args *a)
 	if (rc != BRSKI_EXIT_OK)
 		return rc;
 	if (cl->status != 200)
-		return report_error(cl, "whoami");
+		return brski_admin_refused(cl, "whoami");
 	if (!(j = answer_json(cl, "whoami")))
 		return BRSKI_EXIT_BAD;
 	if (a->json) {
@@ -247,7 +224,7 @@ static int cmd_create(struct brski_admin_client *cl, const struct adm_args *a)
 	if (rc != BRSKI_EXIT_OK)
 		return rc;
 	if (cl->status != 201)
-		return report_error(cl, "token create");
+		return brski_admin_refused(cl, "token create");
 	if (!(j = answer_json(cl, "token create")))
 		return BRSKI_EXIT_BAD;
 	if (a->token_only)
@@ -273,39 +250,19 @@ static int cmd_revoke(struct brski_admin_client *cl, const struct adm_args *a, c
 	if (rc != BRSKI_EXIT_OK)
 		return rc;
 	if (cl->status != 200)
-		return report_error(cl, "token revoke");
+		return brski_admin_refused(cl, "token revoke");
 	printf("token %llu revoked\n", (unsigned long long)u);
 	(void)a;
 	return BRSKI_EXIT_OK;
 }
 
-/* Append "&name=value" (escaped) when value is set. */
-static int add_query(CURL *h, char *q, size_t len, const char *name, const char *value)
-{
-	char *esc;
-	size_t used = strlen(q);
-
-	if (!value)
-		return 0;
-	esc = curl_easy_escape(h, value, 0);
-	if (!esc)
-		return -1;
-	if (snprintf(q + used, len - used, "%s%s=%s", used ? "&" : "", name, esc) >=
-	    (int)(len - used)) {
-		curl_free(esc);
-		return -1;
-	}
-	curl_free(esc);
-	return 0;
-}
-
 static int filters(struct brski_admin_client *cl, const struct adm_args *a, char *q, size_t len)
 {
-	if (add_query(cl->h, q, len, "token_id", a->token_id) ||
-	    add_query(cl->h, q, len, "method", a->method) ||
-	    add_query(cl->h, q, len, "route", a->route) ||
-	    add_query(cl->h, q, len, "since", a->since) ||
-	    add_query(cl->h, q, len, "until", a->until)) {
+	if (brski_admin_query_add(cl, q, len, "token_id", a->token_id) ||
+	    brski_admin_query_add(cl, q, len, "method", a->method) ||
+	    brski_admin_query_add(cl, q, len, "route", a->route) ||
+	    brski_admin_query_add(cl, q, len, "since", a->since) ||
+	    brski_admin_query_add(cl, q, len, "until", a->until)) {
 		fprintf(stderr, "brski admin: filters too long\n");
 		return BRSKI_EXIT_USAGE;
 	}
@@ -325,7 +282,7 @@ static int fetch_all(struct brski_admin_client *cl, const char *first, const cha
 		if ((rc = brski_admin_client_do(cl, "GET", path, NULL)) != BRSKI_EXIT_OK)
 			return rc;
 		if (cl->status != 200)
-			return report_error(cl, what);
+			return brski_admin_refused(cl, what);
 		if (!(j = answer_json(cl, what)))
 			return BRSKI_EXIT_BAD;
 		json_array_extend(all, json_object_get(j, "items"));
@@ -430,7 +387,7 @@ static int cmd_export(struct brski_admin_client *cl, const struct adm_args *a)
 		if ((rc = brski_admin_client_do(cl, "GET", path, NULL)) != BRSKI_EXIT_OK)
 			break;
 		if (cl->status != 200) {
-			rc = report_error(cl, "audit export");
+			rc = brski_admin_refused(cl, "audit export");
 			break;
 		}
 		if (cl->body.len && fwrite(cl->body.data, 1, cl->body.len, out) != cl->body.len) {
@@ -460,16 +417,8 @@ static int cmd_export(struct brski_admin_client *cl, const struct adm_args *a)
 static const struct adm_cmd *find_cmd(int argc, char **argv, int *used)
 {
 	for (size_t i = 0; i < sizeof(adm_cmds) / sizeof(adm_cmds[0]); i++) {
-		const struct adm_cmd *c = &adm_cmds[i];
-		if (!c->group && argc >= 2 && strcmp(argv[1], c->name) == 0) {
-			*used = 1;
-			return c;
-		}
-		if (c->group && argc >= 3 && strcmp(argv[1], c->group) == 0 &&
-		    strcmp(argv[2], c->name) == 0) {
-			*used = 2;
-			return c;
-		}
+		if (brski_admin_cmd_matches(adm_cmds[i].group, adm_cmds[i].name, argc, argv, used))
+			return &adm_cmds[i];
 	}
 	return NULL;
 }
