@@ -319,10 +319,15 @@ static voucher_err from_cache(struct creg_enroll *e, const uint8_t sha256[32], c
 
 	*hit = false;
 	r = store_cert_get_by_csr(e->store, sha256, &c, serr, sizeof(serr));
-	if (r == VOUCHER_E_NOT_FOUND)
+	if (r == VOUCHER_E_NOT_FOUND) {
+		if (e->metrics)
+			svc_metrics_inc(e->metrics, SVC_METRIC_CERT_CACHE_MISSES);
 		return VOUCHER_OK;
+	}
 	if (r != VOUCHER_OK)
 		return unavailable(a, "failed to read the certificate cache", serr);
+	if (e->metrics)
+		svc_metrics_inc(e->metrics, SVC_METRIC_CERT_CACHE_HITS);
 	*hit = true;
 	if (!c.serial || strcmp(c.serial, serial) != 0) {
 		a->status = 403;

@@ -49,6 +49,11 @@ static const struct {
                  "TLS connections closed before the handshake completed."},
         [SVC_METRIC_UPSTREAM_ERRORS] = {"brski_upstream_errors_total",
                                         "Requests to an upstream peer (MASA, CA) that failed."},
+        [SVC_METRIC_CERT_CACHE_HITS] = {"brski_est_cert_cache_hits_total",
+                                        "EST enrollments answered from the certificate cache."},
+        [SVC_METRIC_CERT_CACHE_MISSES] = {"brski_est_cert_cache_misses_total",
+                                          "EST enrollments the certificate cache could not "
+                                          "answer."},
 };
 
 voucher_err svc_metrics_new(struct svc_metrics **out)

@@ -18,6 +18,8 @@ enum svc_metric_counter {
 	SVC_METRIC_STORE_ERRORS,
 	SVC_METRIC_TLS_HANDSHAKE_FAILURES,
 	SVC_METRIC_UPSTREAM_ERRORS,
+	SVC_METRIC_CERT_CACHE_HITS,   /* EST: answered from the certificate cache */
+	SVC_METRIC_CERT_CACHE_MISSES, /* EST: not in the cache (a job) */
 	SVC_METRIC__COUNT
 };
 

@@ -39,6 +39,7 @@ struct load_shared {
 	pthread_mutex_t mu;
 	struct bench_result *r;
 	double last_end;
+	atomic_uint thread_ids; /* replay: connection k serves reqs[k], ... */
 };
 
 struct load_conn {
@@ -219,6 +220,8 @@ static void *load_thread(void *arg)
 	unsigned hs = 0;
 	char head[LOAD_HEAD_MAX], err[200];
 	double last = 0;
+	unsigned me = atomic_fetch_add(&sh->thread_ids, 1);
+	size_t total = b->replay ? b->replay : b->nreqs, mine = 0, cur = (size_t)-1;
 
 	if (!c)
 		return NULL;
@@ -226,7 +229,7 @@ static void *load_thread(void *arg)
 	c->s = NULL;
 	for (;;) {
 		size_t i = atomic_fetch_add(&sh->next, 1);
-		if (i >= b->nreqs)
+		if (i >= total)
 			break;
 		if (b->rate > 0) {
 			/* Open loop: request i is due at start + i / rate. */
@@ -240,7 +243,17 @@ static void *load_thread(void *arg)
 		}
 		if (bench_now() >= sh->deadline)
 			break;
-		const struct bench_req *q = &b->reqs[i];
+		const struct bench_req *q = b->replay ? b->reqs : &b->reqs[i];
+		if (b->replay) {
+			/* This connection's request of the turn; a new request
+			 * (another client certificate) needs a new connection. */
+			size_t turn = mine++ / (b->burst ? b->burst : 1);
+			size_t j = ((size_t)me + (size_t)b->connections * turn) % b->nreqs;
+			if (j != cur)
+				conn_close(c);
+			cur = j;
+			q = &b->reqs[j];
+		}
 		if (b->fresh)
 			conn_close(c);
 		if (c->s == NULL) {
@@ -317,14 +330,16 @@ int bench_load_run(const struct bench_load *b, struct bench_result *r)
 	sh.b = b;
 	sh.r = r;
 	atomic_init(&sh.next, 0);
+	atomic_init(&sh.thread_ids, 0);
 	pthread_mutex_init(&sh.mu, NULL);
+	size_t total = b->replay ? b->replay : b->nreqs;
 	if (b->connections == 0 || b->connections > BENCH_MAX_CONNECTIONS || b->nreqs == 0)
 		return -1;
-	if (!(sh.lat_ms = malloc(b->nreqs * sizeof(double)))) {
+	if (!(sh.lat_ms = malloc(total * sizeof(double)))) {
 		fprintf(stderr, "brski bench: out of memory\n");
 		return -1;
 	}
-	for (size_t i = 0; i < b->nreqs; i++)
+	for (size_t i = 0; i < total; i++)
 		sh.lat_ms[i] = -1;
 	if ((rc = gnutls_certificate_allocate_credentials(&sh.cred)) < 0 ||
 	    (rc = gnutls_certificate_set_x509_trust_file(sh.cred, b->cafile,
@@ -351,7 +366,7 @@ int bench_load_run(const struct bench_load *b, struct bench_result *r)
 
 	/* Latencies of the answered requests, sorted in place. */
 	size_t m = 0;
-	for (size_t i = 0; i < b->nreqs; i++)
+	for (size_t i = 0; i < total; i++)
 		if (sh.lat_ms[i] >= 0)
 			sh.lat_ms[m++] = sh.lat_ms[i];
 	if (m > 0) {

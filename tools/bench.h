@@ -71,6 +71,12 @@ struct bench_load {
 	size_t nreqs;
 	double rate; /* requests/s over all connections; 0: open throttle */
 	int fresh;   /* a new connection (and handshake) per request */
+	/* replay > 0: that many sends in all, replaying reqs[] (`bench est`:
+	 * a pledge's identical request). Connection k sends reqs[k] with its
+	 * cred as the client certificate over one keep-alive connection,
+	 * `burst` times, then reqs[k + connections], and so on round. */
+	size_t replay;
+	unsigned burst;
 };
 
 struct bench_result {
@@ -154,5 +160,6 @@ int bench_cloudreg(int argc, char **argv);
 int bench_masa(int argc, char **argv);
 int bench_crypto(int argc, char **argv);
 int bench_store(int argc, char **argv);
+int bench_est(int argc, char **argv);
 
 #endif

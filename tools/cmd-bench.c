@@ -446,6 +446,7 @@ static const struct brski_cmd bench_cmds[] = {
         {"cloudreg", bench_cloudreg,
          "cloudregd redirects per daemon CPU-second against the mTLS handshake"},
         {"store", bench_store, "device lookup cost, many devices against few"},
+        {"est", bench_est, "cloudregd re-enrollments from the certificate cache"},
 };
 
 static void bench_usage(FILE *out)
