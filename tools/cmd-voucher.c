@@ -593,6 +593,15 @@ out:
 	return rc;
 }
 
+/* The options every subcommand that validates a model shares (common_opt). */
+/* clang-format off */
+#define MODEL_OPTIONS                                                           \
+	{"legacy", NULL, OPT_LEGACY, "validate against RFC 8366 / RFC 8995"},   \
+	{"lenient", NULL, OPT_LENIENT,                                          \
+	 "accept what deployed peers send (see the man page)"},                  \
+	{"help", NULL, OPT_HELP, "show this help"}
+/* clang-format on */
+
 /* ---- sign --------------------------------------------------------------- */
 
 static const struct vopt sign_opts[] = {
@@ -600,9 +609,7 @@ static const struct vopt sign_opts[] = {
         {"cert", "FILE", OPT_CERT, "signer certificate, PEM (leaf first; required)"},
         {"chain", "FILE", OPT_CHAIN, "more certificates to carry (PEM), after --cert"},
         {"format", "cms|cose|jws", OPT_FORMAT, "the envelope (required)"},
-        {"legacy", NULL, OPT_LEGACY, "validate against RFC 8366 / RFC 8995"},
-        {"lenient", NULL, OPT_LENIENT, "accept what deployed peers send (see the man page)"},
-        {"help", NULL, OPT_HELP, "show this help"},
+        MODEL_OPTIONS,
 };
 #define N_SIGN (sizeof(sign_opts) / sizeof(sign_opts[0]))
 
@@ -785,9 +792,7 @@ static const struct vopt verify_opts[] = {
          "(x5bag\nstripped by a registrar, pledge request)"},
         {"kind", "voucher|request", OPT_KIND, "require this kind of artifact"},
         {"out", "FILE", OPT_OUT, "also write the payload bytes, exactly as signed"},
-        {"legacy", NULL, OPT_LEGACY, "validate against RFC 8366 / RFC 8995"},
-        {"lenient", NULL, OPT_LENIENT, "accept what deployed peers send (see the man page)"},
-        {"help", NULL, OPT_HELP, "show this help"},
+        MODEL_OPTIONS,
 };
 #define N_VERIFY (sizeof(verify_opts) / sizeof(verify_opts[0]))
 
@@ -981,9 +986,7 @@ out:
 /* ---- show --------------------------------------------------------------- */
 
 static const struct vopt show_opts[] = {
-        {"legacy", NULL, OPT_LEGACY, "validate against RFC 8366 / RFC 8995"},
-        {"lenient", NULL, OPT_LENIENT, "accept what deployed peers send (see the man page)"},
-        {"help", NULL, OPT_HELP, "show this help"},
+        MODEL_OPTIONS,
 };
 #define N_SHOW (sizeof(show_opts) / sizeof(show_opts[0]))
 
@@ -1102,9 +1105,7 @@ out:
 
 static const struct vopt convert_opts[] = {
         {"to", "json|cbor", OPT_TO, "output format (default: the other one)"},
-        {"legacy", NULL, OPT_LEGACY, "validate against RFC 8366 / RFC 8995"},
-        {"lenient", NULL, OPT_LENIENT, "accept what deployed peers send (see the man page)"},
-        {"help", NULL, OPT_HELP, "show this help"},
+        MODEL_OPTIONS,
 };
 #define N_CONVERT (sizeof(convert_opts) / sizeof(convert_opts[0]))
 
