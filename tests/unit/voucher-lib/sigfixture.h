@@ -19,6 +19,8 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include <voucher/sign.h>
+
 struct fx_id {
 	gnutls_x509_privkey_t key;
 	gnutls_x509_crt_t crt;
@@ -180,6 +182,56 @@ static void fx_sign_raw(const struct fx_id *id, const unsigned char *data, size_
 	}
 	gnutls_free(sig.data);
 	gnutls_privkey_deinit(pk);
+}
+
+/* The envelope tests' world: an ECDSA and an Ed25519 PKI whose signers
+ * sign, and a third CA that anchors nothing of theirs. */
+struct fx_env {
+	struct fx_pki es, ed, other;
+	struct voucher_signer *s_es, *s_ed;
+	struct voucher_trust *t_es, *t_ed, *t_other;
+};
+
+/* A cmocka group setup; serial_base keeps each test's certificates
+ * distinct (three consecutive hundreds are used). */
+static int fx_env_setup(void **state, long serial_base)
+{
+	struct fx_env *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -1;
+	fx_pki_new(&e->es, GNUTLS_PK_ECDSA, serial_base);
+	fx_pki_new(&e->ed, GNUTLS_PK_EDDSA_ED25519, serial_base + 100);
+	fx_pki_new(&e->other, GNUTLS_PK_ECDSA, serial_base + 200);
+	*state = e;
+	if (voucher_signer_load(&e->s_es, e->es.signer.key_path, e->es.signer.crt_path) !=
+	            VOUCHER_OK ||
+	    voucher_signer_load(&e->s_ed, e->ed.signer.key_path, e->ed.signer.crt_path) !=
+	            VOUCHER_OK ||
+	    voucher_trust_new(&e->t_es) != VOUCHER_OK ||
+	    voucher_trust_add_file(e->t_es, e->es.ca.crt_path) != VOUCHER_OK ||
+	    voucher_trust_new(&e->t_ed) != VOUCHER_OK ||
+	    voucher_trust_add_file(e->t_ed, e->ed.ca.crt_path) != VOUCHER_OK ||
+	    voucher_trust_new(&e->t_other) != VOUCHER_OK ||
+	    voucher_trust_add_file(e->t_other, e->other.ca.crt_path) != VOUCHER_OK)
+		return -1;
+	return 0;
+}
+
+static int fx_env_teardown(void **state)
+{
+	struct fx_env *e = *state;
+	if (e == NULL)
+		return 0;
+	voucher_signer_free(e->s_es);
+	voucher_signer_free(e->s_ed);
+	voucher_trust_free(e->t_es);
+	voucher_trust_free(e->t_ed);
+	voucher_trust_free(e->t_other);
+	fx_pki_free(&e->es);
+	fx_pki_free(&e->ed);
+	fx_pki_free(&e->other);
+	free(e);
+	return 0;
 }
 
 #endif

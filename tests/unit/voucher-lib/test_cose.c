@@ -19,48 +19,9 @@ static const uint8_t payload[] = {
         0xa1, 0x19, 0x09, 0x93, 0xa2, 0x01, 0x02,
         0x0b, 0x65, 'J',  'A',  'D',  'A',  '1'}; /* {2451: {1: 2, 11: "JADA1"}} */
 
-struct env {
-	struct fx_pki es, ed, other;
-	struct voucher_signer *s_es, *s_ed;
-	struct voucher_trust *t_es, *t_ed, *t_other;
-};
-
 static int setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return -1;
-	fx_pki_new(&e->es, GNUTLS_PK_ECDSA, 100);
-	fx_pki_new(&e->ed, GNUTLS_PK_EDDSA_ED25519, 200);
-	fx_pki_new(&e->other, GNUTLS_PK_ECDSA, 300);
-	if (voucher_signer_load(&e->s_es, e->es.signer.key_path, e->es.signer.crt_path) !=
-	            VOUCHER_OK ||
-	    voucher_signer_load(&e->s_ed, e->ed.signer.key_path, e->ed.signer.crt_path) !=
-	            VOUCHER_OK ||
-	    voucher_trust_new(&e->t_es) != VOUCHER_OK ||
-	    voucher_trust_add_file(e->t_es, e->es.ca.crt_path) != VOUCHER_OK ||
-	    voucher_trust_new(&e->t_ed) != VOUCHER_OK ||
-	    voucher_trust_add_file(e->t_ed, e->ed.ca.crt_path) != VOUCHER_OK ||
-	    voucher_trust_new(&e->t_other) != VOUCHER_OK ||
-	    voucher_trust_add_file(e->t_other, e->other.ca.crt_path) != VOUCHER_OK)
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-	voucher_signer_free(e->s_es);
-	voucher_signer_free(e->s_ed);
-	voucher_trust_free(e->t_es);
-	voucher_trust_free(e->t_ed);
-	voucher_trust_free(e->t_other);
-	fx_pki_free(&e->es);
-	fx_pki_free(&e->ed);
-	fx_pki_free(&e->other);
-	free(e);
-	return 0;
+	return fx_env_setup(state, 100);
 }
 
 /* ---- a tiny CBOR writer for hand-made messages ------------------------- */
@@ -193,20 +154,20 @@ static void roundtrip(struct voucher_signer *s, const struct fx_pki *p,
 
 static void test_roundtrip_es256(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	roundtrip(e->s_es, &e->es, e->t_es, e->t_other, 0x26);
 }
 
 static void test_roundtrip_eddsa(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	roundtrip(e->s_ed, &e->ed, e->t_ed, e->t_es, 0x27);
 }
 
 /* Messages made by hand that a conforming peer may send. */
 static void test_handmade_good(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	const struct fx_id *id = &e->es.signer;
 	struct hb prot, unprot, m;
 
@@ -272,7 +233,7 @@ static void test_handmade_good(void **state)
 /* The right certificate, someone else's key. */
 static void test_wrong_signer(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	struct hb prot, unprot, m;
 	set(&prot, prot_es256, sizeof(prot_es256));
 	unprot.n = 0;
@@ -316,7 +277,7 @@ struct bad_case {
 /* Each case changes one thing in an otherwise good message. */
 static void test_handmade_bad(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	const struct fx_id *id = &e->es.signer;
 	struct hb prot, unprot, m, good_unprot;
 
@@ -499,7 +460,7 @@ static void test_handmade_bad(void **state)
  * (x5bag <-> x5chain), which must then give the same payload. */
 static void test_mutations(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	uint8_t *out = NULL;
 	size_t len = 0;
 	assert_int_equal(
@@ -545,7 +506,7 @@ static void test_mutations(void **state)
 
 static void test_strip(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	const struct fx_id *id = &e->es.signer;
 	uint8_t *out = NULL, *stripped = NULL;
 	size_t len = 0, slen = 0;
@@ -644,5 +605,5 @@ int main(void)
 	        cmocka_unit_test(test_handmade_bad),    cmocka_unit_test(test_mutations),
 	        cmocka_unit_test(test_strip),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, fx_env_teardown);
 }

@@ -21,48 +21,9 @@ static const char payload[] = "{\"ietf-voucher:voucher\":{\"assertion\":\"logged
                               "\"serial-number\":\"JADA1\"}}";
 #define PAYLOAD_LEN (sizeof(payload) - 1)
 
-struct env {
-	struct fx_pki es, ed, other;
-	struct voucher_signer *s_es, *s_ed;
-	struct voucher_trust *t_es, *t_ed, *t_other;
-};
-
 static int setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return -1;
-	fx_pki_new(&e->es, GNUTLS_PK_ECDSA, 400);
-	fx_pki_new(&e->ed, GNUTLS_PK_EDDSA_ED25519, 500);
-	fx_pki_new(&e->other, GNUTLS_PK_ECDSA, 600);
-	if (voucher_signer_load(&e->s_es, e->es.signer.key_path, e->es.signer.crt_path) !=
-	            VOUCHER_OK ||
-	    voucher_signer_load(&e->s_ed, e->ed.signer.key_path, e->ed.signer.crt_path) !=
-	            VOUCHER_OK ||
-	    voucher_trust_new(&e->t_es) != VOUCHER_OK ||
-	    voucher_trust_add_file(e->t_es, e->es.ca.crt_path) != VOUCHER_OK ||
-	    voucher_trust_new(&e->t_ed) != VOUCHER_OK ||
-	    voucher_trust_add_file(e->t_ed, e->ed.ca.crt_path) != VOUCHER_OK ||
-	    voucher_trust_new(&e->t_other) != VOUCHER_OK ||
-	    voucher_trust_add_file(e->t_other, e->other.ca.crt_path) != VOUCHER_OK)
-		return -1;
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-	voucher_signer_free(e->s_es);
-	voucher_signer_free(e->s_ed);
-	voucher_trust_free(e->t_es);
-	voucher_trust_free(e->t_ed);
-	voucher_trust_free(e->t_other);
-	fx_pki_free(&e->es);
-	fx_pki_free(&e->ed);
-	fx_pki_free(&e->other);
-	free(e);
-	return 0;
+	return fx_env_setup(state, 400);
 }
 
 /* ---- helpers: base64 and hand-made messages ----------------------------- */
@@ -224,19 +185,19 @@ static void roundtrip(struct voucher_signer *s, const struct fx_pki *p,
 
 static void test_roundtrip_es256(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	roundtrip(e->s_es, &e->es, e->t_es, e->t_other, "ES256");
 }
 
 static void test_roundtrip_eddsa(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	roundtrip(e->s_ed, &e->ed, e->t_ed, e->t_es, "EdDSA");
 }
 
 static void test_handmade_good(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	static char h[16384];
 	static struct msg m;
 	size_t n = 0;
@@ -276,7 +237,7 @@ static void test_handmade_good(void **state)
 
 static void test_handmade_bad(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	static char h[16384];
 	static struct msg m;
 	const struct fx_id *id = &e->es.signer;
@@ -429,7 +390,7 @@ static void test_handmade_bad(void **state)
 /* Every bit flip tried on every byte fails; no prefix verifies. */
 static void test_mutations(void **state)
 {
-	struct env *e = *state;
+	struct fx_env *e = *state;
 	uint8_t *out = NULL;
 	size_t len = 0;
 	assert_int_equal(voucher_sign(VOUCHER_ENV_JWS, e->s_es, (const uint8_t *)payload,
@@ -464,5 +425,5 @@ int main(void)
 	        cmocka_unit_test(test_handmade_good),   cmocka_unit_test(test_handmade_bad),
 	        cmocka_unit_test(test_mutations),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, fx_env_teardown);
 }
