@@ -136,13 +136,10 @@ voucher_err voucher_sign(enum voucher_envelope env, const struct voucher_signer 
 voucher_err voucher_verify(enum voucher_envelope env, const uint8_t *in, size_t len,
                            const struct voucher_trust *trust, struct voucher_verified **out)
 {
-	if (out == NULL)
-		return VOUCHER_EINVAL;
-	*out = NULL;
-	if (in == NULL || len == 0)
-		return VOUCHER_E_MALFORMED;
-	if (len > VL_MAX_ENVELOPE)
-		return VOUCHER_E_TOO_LARGE;
+	voucher_err e = vl_envelope_input_check(in, len, out);
+
+	if (e != VOUCHER_OK)
+		return e;
 	switch (env) {
 	case VOUCHER_ENV_CMS:
 		return vl_cms_verify(in, len, trust, out);

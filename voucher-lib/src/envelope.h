@@ -52,6 +52,21 @@ voucher_err vl_jws_verify(const uint8_t *in, size_t len, const struct voucher_tr
 /* Largest single certificate accepted from an envelope. */
 #define VL_MAX_CERT (16 * 1024)
 
+/* The checks every envelope entry point makes before it dispatches: out
+ * set and cleared, the input present and within VL_MAX_ENVELOPE. */
+static inline voucher_err vl_envelope_input_check(const uint8_t *in, size_t len,
+                                                  struct voucher_verified **out)
+{
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	if (in == NULL || len == 0)
+		return VOUCHER_E_MALFORMED;
+	if (len > VL_MAX_ENVELOPE)
+		return VOUCHER_E_TOO_LARGE;
+	return VOUCHER_OK;
+}
+
 /* ---- voucher_verified helpers ------------------------------------------ */
 
 /* A new, empty result for env (payload NULL, no chain). */

@@ -38,13 +38,10 @@ voucher_err vl_verified_add_cert(struct voucher_verified *v, const uint8_t *der,
 voucher_err voucher_envelope_decode_unverified(enum voucher_envelope env, const uint8_t *in,
                                                size_t len, struct voucher_verified **out)
 {
-	if (out == NULL)
-		return VOUCHER_EINVAL;
-	*out = NULL;
-	if (in == NULL || len == 0)
-		return VOUCHER_E_MALFORMED;
-	if (len > VL_MAX_ENVELOPE)
-		return VOUCHER_E_TOO_LARGE;
+	voucher_err e = vl_envelope_input_check(in, len, out);
+
+	if (e != VOUCHER_OK)
+		return e;
 	switch (env) {
 	case VOUCHER_ENV_COSE:
 		return vl_cose_decode(in, len, out);
