@@ -379,15 +379,20 @@ static void est_usage(FILE *out)
 	        "none)\n"
 	        "  --admin-url URL, --admin-token TOKEN\n"
 	        "                    with --url: read the cache counters from its /metrics\n"
-	        "  --pid PID         with --url: the daemon's process, for its CPU time\n\n"
+	        "  --pid PID         with --url: the daemon's process, for its CPU time\n"
+	        "  --prefix P        the pledges' serials are P000000, P000001, ... (default\n"
+	        "                    est-NNNNN-, from the clock)\n"
+	        "  --enroll-only     stop after the enrollments and print their rate (used by\n"
+	        "                    tools/bench-acme.sh with an ACME CA backend)\n\n"
 	        "exit status: 0 measured, 2 usage error, 3 setup failed.\n",
 	        EST_BURST, EST_GOAL);
 }
 
 struct est_opts {
 	uint64_t seconds, conns, npledges, pid;
-	int keep;
+	int keep, enroll_only;
 	char daemon[1100];
+	const char *prefix;
 	const char *url, *pki, *cacert, *subdomain, *admin_url, *admin_token;
 };
 
@@ -406,6 +411,8 @@ static int parse_opts(int argc, char **argv, struct est_opts *o)
 	        {"admin-url", required_argument, NULL, 'a'},
 	        {"admin-token", required_argument, NULL, 't'},
 	        {"pid", required_argument, NULL, 'P'},
+	        {"enroll-only", no_argument, NULL, 'E'},
+	        {"prefix", required_argument, NULL, 'x'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -460,6 +467,17 @@ static int parse_opts(int argc, char **argv, struct est_opts *o)
 		case 'P':
 			if (brski_str_to_u64(optarg, &o->pid, 4194304) != VOUCHER_OK || o->pid == 0)
 				return -1;
+			break;
+		case 'E':
+			o->enroll_only = 1;
+			break;
+		case 'x':
+			/* serials: PREFIX + 6 digits, a DNS label */
+			if (strlen(optarg) == 0 || strlen(optarg) > 16 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+			            strlen(optarg))
+				return -1;
+			o->prefix = optarg;
 			break;
 		case 'h':
 			est_usage(stdout);
@@ -619,7 +637,10 @@ int bench_est(int argc, char **argv)
 		goto out;
 	}
 	char prefix[32];
-	snprintf(prefix, sizeof(prefix), "est-%ld-", (long)time(NULL) % 100000);
+	if (o.prefix)
+		snprintf(prefix, sizeof(prefix), "%s", o.prefix);
+	else
+		snprintf(prefix, sizeof(prefix), "est-%ld-", (long)time(NULL) % 100000);
 	double tg = bench_now();
 	for (; made < o.npledges; made++) {
 		struct est_pledge *p = &pl[made];
@@ -677,8 +698,16 @@ int bench_est(int argc, char **argv)
 		if (pl[i].answer_len > answer_len)
 			answer_len = pl[i].answer_len;
 	}
-	printf("enrolled: %zu pledges in %.1f s (%u answers 202 waited out)\n", made,
-	       bench_now() - tg, n202);
+	double te = bench_now() - tg;
+	printf("enrolled: %zu pledges in %.2f s (%u answers 202 waited out)\n", made, te, n202);
+	if (o.enroll_only) {
+		/* For tools/bench-acme.sh: the issuance rate through the CA
+		 * backend is the measurement; there is no re-enrollment. */
+		printf("enrollments/s: %.2f (one at a time, first request to certificate)\n",
+		       te > 0 ? (double)made / te : 0.0);
+		ret = BRSKI_EXIT_OK;
+		goto out;
+	}
 
 	/* The limit, before and after the load: the request as sent (head and
 	 * base64 CSR) and the answer (head and base64 PKCS#7). */
