@@ -120,6 +120,11 @@ size_t vl_ecdsa_coord_len(gnutls_ecc_curve_t curve);
 
 /* Import one DER certificate (bounded by VL_MAX_CERT). */
 voucher_err vl_crt_from_der(const uint8_t *der, size_t len, gnutls_x509_crt_t *out);
+/* Put what the voucher_x509_* helpers read from the certificate der into
+ * their memo (x509.c), from crt, the same certificate parsed already: a
+ * chain check hands over the signer it parsed, so the serial number and
+ * idevid-issuer read right after cost no second parse. */
+void vl_x509_facts_prime(const uint8_t *der, size_t len, gnutls_x509_crt_t crt);
 /* Public key of a certificate. Release with gnutls_pubkey_deinit. */
 voucher_err vl_crt_pubkey(gnutls_x509_crt_t crt, gnutls_pubkey_t *out);
 /* Verify sig over data with pub using algo (gnutls_pubkey_verify_data2).

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -199,6 +200,143 @@ voucher_err vl_ecdsa_raw_to_der(const uint8_t *raw, size_t raw_len, gnutls_datum
 	return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
 }
 
+/* ---- memo of certificate facts -------------------------------------------
+ * The helpers below read one fact each from a DER certificate. masad asks
+ * them about the same certificates on every request (the registrar's
+ * chain: its key hashes for the proximity check, its EKU; the owner's
+ * domain CA: its SKI), and parsing a certificate with GnuTLS (libtasn1)
+ * costs more than the fact: perf put these parses at 8 % of masad's CPU
+ * per voucher. Every fact here is a function of the DER bytes alone (no
+ * time, no trust anchors, no revocation), so they are remembered keyed by
+ * the SHA-256 of the exact DER, all facts of a certificate from one parse.
+ * Bounded (FACTS_SLOTS entries, direct-mapped, newest wins), guarded by a
+ * mutex, results that came from running out of memory never kept. */
+#define FACTS_SLOTS   256
+#define FACTS_MAX_AKI 200
+
+struct facts {
+	uint8_t key[32];
+	int used;
+	voucher_err serial_err;
+	char serial[MAX_SERIAL_LEN + 1];
+	voucher_err aki_err;
+	int aki_big; /* longer than FACTS_MAX_AKI: not kept, computed per call */
+	uint8_t aki[FACTS_MAX_AKI];
+	size_t aki_len;
+	voucher_err cmcra_err;
+	voucher_err spki_err;
+	uint8_t spki_sha256[32];
+	voucher_err ski_err;
+	uint8_t ski[64];
+	size_t ski_len;
+};
+
+static struct facts facts_slots[FACTS_SLOTS];
+static struct voucher_trust_stats facts_st;
+static pthread_mutex_t facts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static voucher_err crt_serial(gnutls_x509_crt_t crt, char *out);
+static voucher_err crt_idevid_issuer(gnutls_x509_crt_t crt, uint8_t **out, size_t *out_len);
+static voucher_err crt_cmcra(gnutls_x509_crt_t crt);
+static voucher_err crt_spki_sha256(gnutls_x509_crt_t crt, uint8_t out[32]);
+static voucher_err crt_ski(gnutls_x509_crt_t crt, uint8_t buf[64], size_t *len);
+
+/* Read every fact of crt into f (f->key set) and keep them unless one
+ * came from running out of memory or a failing hash. */
+static void facts_fill(gnutls_x509_crt_t crt, struct facts *f, struct facts *slot)
+{
+	uint8_t *aki = NULL;
+
+	f->serial_err = crt_serial(crt, f->serial);
+	f->aki_err = crt_idevid_issuer(crt, &aki, &f->aki_len);
+	if (f->aki_err == VOUCHER_OK && f->aki_len > FACTS_MAX_AKI)
+		f->aki_big = 1;
+	else if (f->aki_err == VOUCHER_OK)
+		memcpy(f->aki, aki, f->aki_len);
+	free(aki);
+	f->cmcra_err = crt_cmcra(crt);
+	f->spki_err = crt_spki_sha256(crt, f->spki_sha256);
+	f->ski_err = crt_ski(crt, f->ski, &f->ski_len);
+	f->used = 1;
+	if (f->serial_err != VOUCHER_ENOMEM && f->aki_err != VOUCHER_ENOMEM &&
+	    f->cmcra_err != VOUCHER_ENOMEM && f->spki_err != VOUCHER_ENOMEM &&
+	    f->ski_err != VOUCHER_ENOMEM && f->spki_err != VOUCHER_E_CRYPTO &&
+	    f->aki_err != VOUCHER_E_CRYPTO) {
+		pthread_mutex_lock(&facts_lock);
+		*slot = *f;
+		pthread_mutex_unlock(&facts_lock);
+	}
+}
+
+static struct facts *facts_slot(const uint8_t key[32])
+{
+	return &facts_slots[((size_t)key[0] << 8 | key[1]) % FACTS_SLOTS];
+}
+
+void vl_x509_facts_prime(const uint8_t *der, size_t len, gnutls_x509_crt_t crt)
+{
+	struct facts f;
+	int have;
+
+	memset(&f, 0, sizeof(f));
+	if (der == NULL || len == 0 || len > VL_MAX_CERT || crt == NULL ||
+	    gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, f.key) < 0)
+		return;
+	struct facts *slot = facts_slot(f.key);
+	pthread_mutex_lock(&facts_lock);
+	have = slot->used && memcmp(slot->key, f.key, 32) == 0;
+	pthread_mutex_unlock(&facts_lock);
+	if (!have)
+		facts_fill(crt, &f, slot);
+}
+
+/* The facts of the certificate der into *f, from the memo or from one
+ * parse. Fails as vl_crt_from_der does when der does not parse. */
+static voucher_err facts_get(const uint8_t *der, size_t len, struct facts *f)
+{
+	gnutls_x509_crt_t crt = NULL;
+	voucher_err err;
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	if (der == NULL || len == 0)
+		return VOUCHER_EINVAL;
+	if (len > VL_MAX_CERT)
+		return VOUCHER_E_TOO_LARGE;
+	if ((rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, f->key)) < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+	struct facts *slot = facts_slot(f->key);
+	pthread_mutex_lock(&facts_lock);
+	if (slot->used && memcmp(slot->key, f->key, 32) == 0) {
+		*f = *slot;
+		facts_st.hits++;
+		pthread_mutex_unlock(&facts_lock);
+		return VOUCHER_OK;
+	}
+	facts_st.misses++;
+	pthread_mutex_unlock(&facts_lock);
+
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK) {
+		pthread_mutex_lock(&facts_lock);
+		facts_st.failures++;
+		pthread_mutex_unlock(&facts_lock);
+		return err;
+	}
+	facts_fill(crt, f, slot);
+	gnutls_x509_crt_deinit(crt);
+	return VOUCHER_OK;
+}
+
+void voucher_x509_cache_stats(struct voucher_trust_stats *st)
+{
+	pthread_mutex_lock(&facts_lock);
+	*st = facts_st;
+	st->entries = 0;
+	for (size_t i = 0; i < FACTS_SLOTS; i++)
+		st->entries += facts_slots[i].used != 0;
+	pthread_mutex_unlock(&facts_lock);
+}
+
 /* ---- public helpers ----------------------------------------------------- */
 
 static int printable(const uint8_t *s, size_t n)
@@ -209,45 +347,42 @@ static int printable(const uint8_t *s, size_t n)
 	return 1;
 }
 
-voucher_err voucher_x509_serial_number(const uint8_t *der, size_t len, char **out)
+/* The serialNumber attribute of the subject, into buf (MAX_SERIAL_LEN + 1). */
+static voucher_err crt_serial(gnutls_x509_crt_t crt, char *out)
 {
-	gnutls_x509_crt_t crt = NULL;
 	char buf[MAX_SERIAL_LEN * 4 + 1];
 	size_t size = sizeof(buf);
+
+	/* raw_flag 0: the attribute's string value, not its DER. */
+	int rc = gnutls_x509_crt_get_dn_by_oid(crt, OID_SERIAL_NUMBER, 0, 0, buf, &size);
+	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return VOUCHER_E_NOT_FOUND;
+	if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER)
+		return VOUCHER_E_MALFORMED;
+	if (rc < 0)
+		return vl_gnutls_err(rc, VOUCHER_E_CERT);
+	if (size == 0 || size > MAX_SERIAL_LEN || strlen(buf) != size ||
+	    !printable((const uint8_t *)buf, size))
+		return VOUCHER_E_MALFORMED;
+	memcpy(out, buf, size + 1);
+	return VOUCHER_OK;
+}
+
+voucher_err voucher_x509_serial_number(const uint8_t *der, size_t len, char **out)
+{
+	struct facts f;
 	voucher_err err;
 
 	if (out == NULL)
 		return VOUCHER_EINVAL;
 	*out = NULL;
-	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+	if ((err = facts_get(der, len, &f)) != VOUCHER_OK)
 		return err;
-	/* raw_flag 0: the attribute's string value, not its DER. */
-	int rc = gnutls_x509_crt_get_dn_by_oid(crt, OID_SERIAL_NUMBER, 0, 0, buf, &size);
-	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
-		err = VOUCHER_E_NOT_FOUND;
-		goto out;
-	}
-	if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER) {
-		err = VOUCHER_E_MALFORMED;
-		goto out;
-	}
-	if (rc < 0) {
-		err = vl_gnutls_err(rc, VOUCHER_E_CERT);
-		goto out;
-	}
-	if (size == 0 || size > MAX_SERIAL_LEN || strlen(buf) != size ||
-	    !printable((const uint8_t *)buf, size)) {
-		err = VOUCHER_E_MALFORMED;
-		goto out;
-	}
-	if ((*out = strdup(buf)) == NULL) {
-		err = VOUCHER_ENOMEM;
-		goto out;
-	}
-	err = VOUCHER_OK;
-out:
-	gnutls_x509_crt_deinit(crt);
-	return err;
+	if (f.serial_err != VOUCHER_OK)
+		return f.serial_err;
+	if ((*out = strdup(f.serial)) == NULL)
+		return VOUCHER_ENOMEM;
+	return VOUCHER_OK;
 }
 
 voucher_err voucher_x509_masa_url(const uint8_t *der, size_t len, char **out)
@@ -336,22 +471,18 @@ static int tlv(const uint8_t *p, size_t n, uint8_t *tag, size_t *hdr, size_t *vl
 	return 0;
 }
 
-voucher_err voucher_x509_idevid_issuer(const uint8_t *der, size_t len, uint8_t **out,
-                                       size_t *out_len)
+/* The idevid-issuer of crt (see voucher_x509_idevid_issuer) into *out
+ * (malloc'd). */
+static voucher_err crt_idevid_issuer(gnutls_x509_crt_t crt, uint8_t **out, size_t *out_len)
 {
-	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t ext = {NULL, 0}, spki = {NULL, 0};
 	unsigned critical = 0;
 	uint8_t *res = NULL;
 	size_t res_len = 0;
 	voucher_err err;
 
-	if (out == NULL || out_len == NULL)
-		return VOUCHER_EINVAL;
 	*out = NULL;
 	*out_len = 0;
-	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
-		return err;
 	int rc = gnutls_x509_crt_get_extension_by_oid2(crt, OID_AKI, 0, &ext, &critical);
 	if (rc >= 0) {
 		/* Wrap the AuthorityKeyIdentifier DER back into its extnValue
@@ -430,17 +561,42 @@ out:
 	free(res);
 	gnutls_free(ext.data);
 	gnutls_free(spki.data);
+	return err;
+}
+
+voucher_err voucher_x509_idevid_issuer(const uint8_t *der, size_t len, uint8_t **out,
+                                       size_t *out_len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	struct facts f;
+	voucher_err err;
+
+	if (out == NULL || out_len == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	*out_len = 0;
+	if ((err = facts_get(der, len, &f)) != VOUCHER_OK)
+		return err;
+	if (!f.aki_big) {
+		if (f.aki_err != VOUCHER_OK)
+			return f.aki_err;
+		if ((*out = malloc(f.aki_len)) == NULL)
+			return VOUCHER_ENOMEM;
+		memcpy(*out, f.aki, f.aki_len);
+		*out_len = f.aki_len;
+		return VOUCHER_OK;
+	}
+	/* Too long for the memo: computed again. */
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+		return err;
+	err = crt_idevid_issuer(crt, out, out_len);
 	gnutls_x509_crt_deinit(crt);
 	return err;
 }
 
-voucher_err voucher_x509_check_cmcra(const uint8_t *der, size_t len)
+static voucher_err crt_cmcra(gnutls_x509_crt_t crt)
 {
-	gnutls_x509_crt_t crt = NULL;
-	voucher_err err = vl_crt_from_der(der, len, &crt);
-	if (err != VOUCHER_OK)
-		return err;
-	err = VOUCHER_E_NOT_REGISTRAR;
+	voucher_err err = VOUCHER_E_NOT_REGISTRAR;
 	for (unsigned i = 0; i < 64; i++) {
 		char oid[128];
 		size_t size = sizeof(oid);
@@ -458,8 +614,14 @@ voucher_err voucher_x509_check_cmcra(const uint8_t *der, size_t len)
 			break;
 		}
 	}
-	gnutls_x509_crt_deinit(crt);
 	return err;
+}
+
+voucher_err voucher_x509_check_cmcra(const uint8_t *der, size_t len)
+{
+	struct facts f;
+	voucher_err err = facts_get(der, len, &f);
+	return err != VOUCHER_OK ? err : f.cmcra_err;
 }
 
 voucher_err voucher_x509_spki(const uint8_t *der, size_t len, uint8_t **out, size_t *out_len)
@@ -488,59 +650,65 @@ out:
 	return err;
 }
 
+static voucher_err crt_spki_sha256(gnutls_x509_crt_t crt, uint8_t out[32])
+{
+	gnutls_datum_t spki = {NULL, 0};
+	voucher_err err;
+
+	if ((err = crt_spki(crt, &spki)) != VOUCHER_OK)
+		return err;
+	int rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, out);
+	gnutls_free(spki.data);
+	return vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
+}
+
 voucher_err voucher_x509_spki_sha256(const uint8_t *der, size_t len, uint8_t out[32])
 {
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t spki = {NULL, 0};
+	struct facts f;
 	voucher_err err;
 
 	if (out == NULL)
 		return VOUCHER_EINVAL;
-	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+	if ((err = facts_get(der, len, &f)) != VOUCHER_OK)
 		return err;
-	if ((err = crt_spki(crt, &spki)) != VOUCHER_OK)
-		goto out;
-	int rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size, out);
-	err = vl_gnutls_err(rc, VOUCHER_E_CRYPTO);
-out:
-	gnutls_free(spki.data);
-	gnutls_x509_crt_deinit(crt);
-	return err;
+	if (f.spki_err == VOUCHER_OK)
+		memcpy(out, f.spki_sha256, 32);
+	return f.spki_err;
+}
+
+static voucher_err crt_ski(gnutls_x509_crt_t crt, uint8_t buf[64], size_t *len)
+{
+	size_t size = 64;
+	unsigned critical = 0;
+
+	*len = 0;
+	int rc = gnutls_x509_crt_get_subject_key_id(crt, buf, &size, &critical);
+	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return VOUCHER_E_NOT_FOUND;
+	if (rc < 0 || size == 0)
+		return rc == GNUTLS_E_MEMORY_ERROR ? VOUCHER_ENOMEM : VOUCHER_E_CERT;
+	*len = size;
+	return VOUCHER_OK;
 }
 
 voucher_err voucher_x509_ski(const uint8_t *der, size_t len, uint8_t **out, size_t *out_len)
 {
-	gnutls_x509_crt_t crt = NULL;
-	uint8_t buf[64];
-	size_t size = sizeof(buf);
-	unsigned critical = 0;
+	struct facts f;
 	voucher_err err;
 
 	if (out == NULL || out_len == NULL)
 		return VOUCHER_EINVAL;
 	*out = NULL;
 	*out_len = 0;
-	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+	if ((err = facts_get(der, len, &f)) != VOUCHER_OK)
 		return err;
-	int rc = gnutls_x509_crt_get_subject_key_id(crt, buf, &size, &critical);
-	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
-		err = VOUCHER_E_NOT_FOUND;
-		goto out;
-	}
-	if (rc < 0 || size == 0) {
-		err = rc == GNUTLS_E_MEMORY_ERROR ? VOUCHER_ENOMEM : VOUCHER_E_CERT;
-		goto out;
-	}
-	if ((*out = malloc(size)) == NULL) {
-		err = VOUCHER_ENOMEM;
-		goto out;
-	}
-	memcpy(*out, buf, size);
-	*out_len = size;
-	err = VOUCHER_OK;
-out:
-	gnutls_x509_crt_deinit(crt);
-	return err;
+	if (f.ski_err != VOUCHER_OK)
+		return f.ski_err;
+	if ((*out = malloc(f.ski_len)) == NULL)
+		return VOUCHER_ENOMEM;
+	memcpy(*out, f.ski, f.ski_len);
+	*out_len = f.ski_len;
+	return VOUCHER_OK;
 }
 
 /* ---- chains ------------------------------------------------------------- */

@@ -94,6 +94,18 @@ VOUCHER_API void voucher_trust_stats(const struct voucher_trust *t, struct vouch
 /* Turn the cache on (the default) or off; off also empties it. Call before
  * the list is shared between threads. */
 VOUCHER_API void voucher_trust_set_cache(struct voucher_trust *t, int enabled);
+/* The counters of the process-wide cache of validations made without a
+ * trust list (voucher_verify with trust NULL: the farthest carried
+ * certificate is a temporary anchor). Same rules as a trust list's cache:
+ * keyed by the exact carried DER, kept while every certificate of the
+ * path is within its validity, failures never kept. Thread-safe. */
+VOUCHER_API void voucher_trust_temporary_stats(struct voucher_trust_stats *st);
+/* The counters of the memo behind voucher_x509_serial_number, _idevid_issuer,
+ * _check_cmcra, _spki_sha256 and _ski: what those read from a certificate
+ * depends on its DER alone, so it is kept by the SHA-256 of the DER (all of
+ * it from one parse; at most 256 certificates). hits and misses count
+ * lookups, failures the certificates that did not parse. Thread-safe. */
+VOUCHER_API void voucher_x509_cache_stats(struct voucher_trust_stats *st);
 
 #ifdef __cplusplus
 }
