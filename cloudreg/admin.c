@@ -4,7 +4,10 @@
 #include <config.h>
 
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
+
+#include <voucher/voucher.h>
 
 #include "cloudreg/creg.h"
 #include "service/admin.h"
@@ -82,6 +85,76 @@ static voucher_err telemetry_list(struct svc_admin_ctx *c, struct svc_resp *resp
 	return svc_admin_reply_page(c, resp, "telemetry", items, page.next);
 }
 
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *preq_json(const struct store_preq *v)
+{
+	char date[32] = "";
+
+	voucher_time_format((time_t)v->logged, date, sizeof(date));
+	return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:s, s:i, s:o}", "id",
+	                 (json_int_t)v->id, "date", date, "request_id", str_or_null(v->request_id),
+	                 "peer", str_or_null(v->peer), "client_cert", str_or_null(v->client_cert),
+	                 "serial", str_or_null(v->serial), "endpoint",
+	                 v->endpoint ? v->endpoint : "", "media_type", str_or_null(v->media_type),
+	                 "disposition", v->disposition ? v->disposition : "", "status", v->status,
+	                 "detail", str_or_null(v->detail));
+}
+
+/* The request log, one client serialNumber's or all (serial NULL). */
+static voucher_err requests_list(struct svc_admin_ctx *c, struct svc_resp *resp, const char *serial)
+{
+	struct store_page page = {0};
+	struct store_preq *v = NULL;
+	size_t n = 0;
+	json_t *items;
+	voucher_err r;
+
+	if (serial && c->token && c->token->owner) {
+		bool yes = false;
+		if ((r = owner_has_serial(c, c->token->owner, serial, &yes)) != VOUCHER_OK)
+			return svc_admin_problem(resp, r, "failed to list devices: %s", c->err);
+		if (!yes)
+			return svc_admin_problem(resp, VOUCHER_E_NOT_FOUND,
+			                         "owner '%s' has no device '%s'", c->token->owner,
+			                         serial);
+	}
+	if ((r = svc_admin_page_start(c, resp, "requests", &page)) != VOUCHER_OK)
+		return r;
+	r = store_preq_list(c->store, serial, &page, &v, &n, c->err, sizeof(c->err));
+	if (r != VOUCHER_OK)
+		return svc_admin_problem(resp, r, "failed to read the request log: %s", c->err);
+	items = json_array();
+	for (size_t i = 0; items && i < n; i++)
+		if (json_array_append_new(items, preq_json(&v[i])) != 0) {
+			json_decref(items);
+			items = NULL;
+		}
+	store_preq_list_free(v, n);
+	if (!items)
+		return svc_admin_problem(resp, VOUCHER_ENOMEM, "out of memory");
+	return svc_admin_reply_page(c, resp, "requests", items, page.next);
+}
+
+static voucher_err devices_requests(struct svc_admin_ctx *c, struct svc_resp *resp)
+{
+	return requests_list(c, resp, svc_admin_param(c, "serial"));
+}
+
+static voucher_err requests_all(struct svc_admin_ctx *c, struct svc_resp *resp)
+{
+	return requests_list(c, resp, NULL);
+}
+
+#define PREQ_FIELDS                                                                                \
+	"{items: [{id, date, request_id, peer, client_cert (hex SHA-256 of the TLS client "        \
+	"certificate), serial (its serialNumber), endpoint, media_type, disposition (accepted, "   \
+	"pending, redirected, or the check that failed), status, detail}], next: cursor (absent "  \
+	"on the last page)}"
+
 static const struct svc_admin_route creg_rows[] = {
         {.method = "GET",
          .path = "/devices/{serial}/telemetry",
@@ -93,6 +166,24 @@ static const struct svc_admin_route creg_rows[] = {
          .response = "{items: [{id, serial, kind (voucher_status|enrollstatus), status, "
                      "reason, body (the JSON as sent), logged (Unix seconds)}], next: cursor "
                      "(absent on the last page)}"},
+        {.method = "GET",
+         .path = "/devices/{serial}/requests",
+         .scope = STORE_SCOPE_READ,
+         .flags = SVC_ADMIN_OWNER | SVC_ADMIN_PAGED,
+         .handler = devices_requests,
+         .status = 200,
+         .summary = "pledge-facing requests made with this serialNumber's client certificate and "
+                    "their dispositions, oldest first",
+         .response = PREQ_FIELDS},
+        {.method = "GET",
+         .path = "/requests",
+         .scope = STORE_SCOPE_READ,
+         .flags = SVC_ADMIN_PAGED,
+         .handler = requests_all,
+         .status = 200,
+         .summary = "every pledge-facing request (requestvoucher, voucher_status, enrollstatus, "
+                    "EST) and its disposition, oldest first",
+         .response = PREQ_FIELDS},
 };
 
 voucher_err creg_admin_table(struct svc_admin_route **out, size_t *n)

@@ -180,6 +180,24 @@ voucher_err creg_handle_requestvoucher(const struct svc_req *req, struct svc_res
 voucher_err creg_handle_telemetry(const struct svc_req *req, struct svc_resp *resp);
 voucher_err creg_handle_est(const struct svc_req *req, struct svc_resp *resp);
 
+/* ---- the request log (cloudreg/reqlog.c) ---------------------------------- */
+
+/* A copy of a route table (*out malloc'd) whose handlers are all
+ * creg_reqlog_handle: each answer of a pledge-facing route gets its row in
+ * the store's pledge_requests table. */
+voucher_err creg_reqlog_routes(const struct svc_route *in, size_t n, struct svc_route **out);
+/* The svc_handler of those copies: runs the route of creg_brski_routes or
+ * creg_est_routes with the request's method and path, then logs. */
+voucher_err creg_reqlog_handle(const struct svc_req *req, struct svc_resp *resp);
+/* The HTTP layer's refusal hook (svc_http_set_refusal_hook): the row of a
+ * request refused before its handler ran (listeners brski and est). */
+void creg_reqlog_refusal(const char *listener, const struct svc_req *req, unsigned status,
+                         const char *disposition, const char *reason);
+/* "accepted", "pending" (202), "redirected" (3xx), or the failed check
+ * named after the handler's error (e.g. "media-type", "malformed",
+ * "expired", "not-found"). */
+const char *creg_reqlog_disposition(voucher_err r, unsigned status);
+
 /* The framework's admin table, the shared owners/devices rows
  * (svc_admin_owner_routes), then ours (telemetry); *out malloc'd. */
 voucher_err creg_admin_table(struct svc_admin_route **out, size_t *n);

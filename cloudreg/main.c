@@ -6,12 +6,14 @@
 #include <curl/curl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cloudreg/creg.h"
 #include "cloudreg/est.h"
 #include "service/admin.h"
 #include "service/daemon.h"
+#include "service/http.h"
 #include "service/log.h"
 
 /* Pledges present IDevIDs (manufacturer CAs); enrollstatus and EST
@@ -98,20 +100,31 @@ static void creg_fini(struct svc_daemon *d, void *app)
 int main(int argc, char **argv)
 {
 	struct svc_route admin_routes[SVC_ADMIN_N_ROUTES];
+	struct svc_route *brski_routes = NULL, *est_routes = NULL;
 	int rc;
 
 	memcpy(admin_routes, svc_admin_routes, sizeof(admin_routes));
 	for (size_t i = 0; i < SVC_ADMIN_N_ROUTES; i++)
 		admin_routes[i].handler = creg_admin_handle;
+	/* Every answer of a pledge-facing route, and every refusal of one by
+	 * the HTTP layer, gets its row in the request log (cloudreg/reqlog.c). */
+	if (creg_reqlog_routes(creg_brski_routes, creg_n_brski_routes, &brski_routes) !=
+	            VOUCHER_OK ||
+	    creg_reqlog_routes(creg_est_routes, creg_n_est_routes, &est_routes) != VOUCHER_OK) {
+		fprintf(stderr, "cloudregd: out of memory\n");
+		free(brski_routes);
+		return 1;
+	}
+	svc_http_set_refusal_hook(creg_reqlog_refusal);
 	struct svc_daemon_def cloudregd = {
 	        .name = "cloudregd",
 	        .description = "cloudregd: the BRSKI cloud registrar (role cloud) or an owner's "
 	                       "registrar (role registrar).",
 	        .default_role = "cloud",
 	        .roles = "cloud|registrar",
-	        .brski_routes = creg_brski_routes,
+	        .brski_routes = brski_routes,
 	        .n_brski_routes = creg_n_brski_routes,
-	        .est_routes = creg_est_routes,
+	        .est_routes = est_routes,
 	        .n_est_routes = creg_n_est_routes,
 	        .admin_routes = admin_routes,
 	        .n_admin_routes = SVC_ADMIN_N_ROUTES,
@@ -123,9 +136,12 @@ int main(int argc, char **argv)
 	/* Before any thread exists (libcurl's rule). */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "cloudregd: failed to initialise libcurl\n");
-		return 1;
+		rc = 1;
+	} else {
+		rc = svc_daemon_main(&cloudregd, argc, argv);
+		curl_global_cleanup();
 	}
-	rc = svc_daemon_main(&cloudregd, argc, argv);
-	curl_global_cleanup();
+	free(brski_routes);
+	free(est_routes);
 	return rc;
 }

@@ -390,6 +390,12 @@ static void refused(struct svc_http *h, const struct svc_req *req, struct svc_re
 	refusal_hook(h->name, req, resp->status, disposition, reason);
 }
 
+/* The disposition of a refusal for the client certificate. */
+static const char *peer_disposition(const struct svc_req *req)
+{
+	return req->peer_status == SVC_PEER_NONE ? "no-client-cert" : "untrusted-client-cert";
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -443,8 +449,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 			refused(h, &req, &resp, "rate-limited");
 			return answer(conn, st, &resp);
 		}
-		if (!svc_route_check_peer(&req, h->client_cert == SVC_CLIENT_CERT_REQUIRE, &resp))
+		if (!svc_route_check_peer(&req, h->client_cert == SVC_CLIENT_CERT_REQUIRE, &resp)) {
+			refused(h, &req, &resp, peer_disposition(&req));
 			return answer(conn, st, &resp);
+		}
 		/* The body limit is the listener's, whatever the path. */
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -470,8 +478,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 			return answer(conn, st, &resp);
 		}
 		if (!svc_route_check_peer(&req, h->routes[st->route].flags & SVC_ROUTE_CLIENT_CERT,
-		                          &resp))
+		                          &resp)) {
+			refused(h, &req, &resp, peer_disposition(&req));
 			return answer(conn, st, &resp);
+		}
 		svc_resp_free(&resp);
 		return MHD_YES;
 	}

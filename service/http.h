@@ -80,11 +80,13 @@ void svc_http_set_trust(struct svc_http *h, struct svc_trust *trust);
  * use the one they read. Thread-safe. */
 void svc_http_set_verifier(struct svc_http *h, svc_peer_verifier verifier, void *ctx);
 /* Called when the HTTP layer itself refuses a request that matched a route
- * (413 over max_body, 429 over a rate limit), so an application that keeps
- * a disposition for every refusal of an endpoint (the MASA's request log)
- * can record it: the listener's name, the request as far as it was read
- * (never its body), the status, a short disposition ("too-large",
- * "rate-limited") and the reason sent. Process-wide; set it before the
+ * (413 over max_body, 429 over a rate limit, 401/403 for the client
+ * certificate the listener or the route requires), so an application that
+ * keeps a disposition for every refusal of an endpoint (the request logs of
+ * masad and cloudregd) can record it: the listener's name, the request as
+ * far as it was read (never its body), the status, a short disposition
+ * ("too-large", "rate-limited", "no-client-cert", "untrusted-client-cert")
+ * and the reason sent. Process-wide; set it before the
  * listeners start (NULL: none). */
 typedef void (*svc_refusal_hook)(const char *listener, const struct svc_req *req, unsigned status,
                                  const char *disposition, const char *reason);

@@ -172,7 +172,27 @@ static const char schema_v1[] =
         " before_json TEXT,"
         " after_json TEXT)";
 
+/* Version 2: cloudregd's append-only log of the pledge-facing requests it
+ * answered (requestvoucher, voucher_status, enrollstatus, EST) and what
+ * became of each, as voucher_requests is masad's. A table of its own, so
+ * that a database shared by both daemons keeps their logs apart. */
+static const char schema_v2[] =
+        "CREATE TABLE pledge_requests ("
+        " id {ID},"
+        " logged_at BIGINT NOT NULL,"
+        " request_id TEXT,"
+        " peer TEXT,"        /* addr:port of the TCP peer */
+        " client_cert TEXT," /* hex SHA-256 of the TLS client certificate */
+        " serial TEXT,"      /* that certificate's subject serialNumber */
+        " endpoint TEXT NOT NULL,"
+        " media_type TEXT,"
+        " disposition TEXT NOT NULL," /* "accepted" or the failed check */
+        " status BIGINT NOT NULL,"    /* HTTP status answered */
+        " detail TEXT);"
+        "CREATE INDEX pledge_requests_serial ON pledge_requests (serial, id)";
+
 const struct store_migration store_migrations[] = {
         {1, schema_v1},
+        {2, schema_v2},
 };
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -60,6 +60,9 @@ static const struct {
 #define ORDER_COLS                                                                                 \
 	"id, job_id, order_url, state, authz_urls, finalize_url, cert_url, created_at, updated_at"
 #define TOKEN_COLS "id, name, token_sha256, scope, owner, created_at, revoked_at"
+#define PREQ_COLS                                                                                  \
+	"id, logged_at, request_id, peer, client_cert, serial, endpoint, media_type, "             \
+	"disposition, status, detail"
 #define AAUD_COLS                                                                                  \
 	"id, logged_at, token_id, request_id, method, route, status, before_json, after_json"
 
@@ -130,6 +133,8 @@ enum {
 	ST_TOKEN_REVOKE,
 	ST_AAUD_ADD,
 	ST_AAUD_LIST,
+	ST_PREQ_ADD,
+	ST_PREQ_LIST,
 	ST__COUNT
 };
 
@@ -289,6 +294,12 @@ static const char *const stmts[ST__COUNT] = {
                         " VALUES ({NOW}, $1, $2, $3, $4, $5, $6, $7)",
         [ST_AAUD_LIST] = "SELECT " AAUD_COLS " FROM admin_audit WHERE id > $1"
                          " ORDER BY id LIMIT $2",
+
+        [ST_PREQ_ADD] = "INSERT INTO pledge_requests (logged_at, request_id, peer, client_cert,"
+                        " serial, endpoint, media_type, disposition, status, detail)"
+                        " VALUES ({NOW}, $1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        [ST_PREQ_LIST] = "SELECT " PREQ_COLS " FROM pledge_requests WHERE id > $1"
+                         " AND (CAST($2 AS TEXT) IS NULL OR serial = $2) ORDER BY id LIMIT $3",
 };
 
 unsigned store_stmt_count(void)
@@ -1346,6 +1357,81 @@ voucher_err store_vreq_list(struct store *s, const char *serial, struct store_pa
 
 	return get_many(s, ST_VREQ_LIST, p, 3, page, (void **)out, n, sizeof(**out), vreq_dec,
 	                vreq_clear_v, err, errlen);
+}
+
+/* ---- pledge request log (cloudregd) ---------------------------------------------- */
+
+void store_preq_clear(struct store_preq *v)
+{
+	if (!v)
+		return;
+	free(v->request_id);
+	free(v->peer);
+	free(v->client_cert);
+	free(v->serial);
+	free(v->endpoint);
+	free(v->media_type);
+	free(v->disposition);
+	free(v->detail);
+	memset(v, 0, sizeof(*v));
+}
+
+static void preq_clear_v(void *rec)
+{
+	store_preq_clear(rec);
+}
+
+static voucher_err preq_dec(void *rec, struct dec *d)
+{
+	struct store_preq *v = rec;
+
+	v->id = d_int(d);
+	v->logged = d_int(d);
+	v->request_id = d_str(d);
+	v->peer = d_str(d);
+	v->client_cert = d_str(d);
+	v->serial = d_str(d);
+	v->endpoint = d_str(d);
+	v->media_type = d_str(d);
+	v->disposition = d_str(d);
+	v->status = (int)d_int(d);
+	v->detail = d_str(d);
+	return VOUCHER_OK;
+}
+
+void store_preq_list_free(struct store_preq *v, size_t n)
+{
+	free_many(v, n, sizeof(*v), preq_clear_v);
+}
+
+voucher_err store_preq_log(struct store *s, const struct store_preq *v, char *err, size_t errlen)
+{
+	struct store_val p[9];
+	voucher_err r;
+
+	if ((r = need(v, "pledge request record", err, errlen)) != VOUCHER_OK ||
+	    (r = need(v->endpoint, "endpoint", err, errlen)) != VOUCHER_OK ||
+	    (r = need(v->disposition, "disposition", err, errlen)) != VOUCHER_OK)
+		return r;
+	p[0] = v_text(v->request_id);
+	p[1] = v_text(v->peer);
+	p[2] = v_text(v->client_cert);
+	p[3] = v_text(v->serial);
+	p[4] = v_text(v->endpoint);
+	p[5] = v_text(v->media_type);
+	p[6] = v_text(v->disposition);
+	p[7] = v_int(v->status);
+	p[8] = v_text(v->detail);
+	return run(s, ST_PREQ_ADD, p, 9, NULL, NULL, NULL, err, errlen);
+}
+
+voucher_err store_preq_list(struct store *s, const char *serial, struct store_page *page,
+                            struct store_preq **out, size_t *n, char *err, size_t errlen)
+{
+	struct store_val p[3] = {v_int(page_after(page)), v_text(serial)};
+
+	return get_many(s, ST_PREQ_LIST, p, 3, page, (void **)out, n, sizeof(**out), preq_dec,
+	                preq_clear_v, err, errlen);
 }
 
 /* ---- audit log ---------------------------------------------------------------------- */

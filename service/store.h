@@ -247,6 +247,28 @@ voucher_err store_vreq_log(struct store *s, const struct store_vreq *v, char *er
 voucher_err store_vreq_list(struct store *s, const char *serial, struct store_page *page,
                             struct store_vreq **out, size_t *n, char *err, size_t errlen);
 
+/* ---- cloudregd's pledge request log (append only) ------------------------------ */
+
+struct store_preq {
+	int64_t id;
+	int64_t logged;
+	char *request_id;
+	char *peer;        /* address of the client */
+	char *client_cert; /* hex SHA-256 of the TLS client certificate, NULL without */
+	char *serial;      /* its subject serialNumber, NULL when it has none */
+	char *endpoint;    /* "brski/requestvoucher", "est/simpleenroll", ... */
+	char *media_type;  /* Content-Type as sent */
+	char *disposition; /* "accepted" (or "pending", "redirected") or the check that failed */
+	int status;        /* HTTP status answered */
+	char *detail;
+};
+void store_preq_clear(struct store_preq *v);
+void store_preq_list_free(struct store_preq *v, size_t n);
+voucher_err store_preq_log(struct store *s, const struct store_preq *v, char *err, size_t errlen);
+/* All, or those of one client certificate serialNumber (serial NULL: all). */
+voucher_err store_preq_list(struct store *s, const char *serial, struct store_page *page,
+                            struct store_preq **out, size_t *n, char *err, size_t errlen);
+
 /* ---- MASA audit log ------------------------------------------------------------ */
 
 struct store_audit {

@@ -9,13 +9,17 @@ can be played, which curl cannot).
 
 Each row names a listener, a method and path, the TLS client identity, a
 request builder, the Content-Type, how the bytes are sent, the status
-expected, a substring the body must contain and the disposition the MASA's
-request log must show for that request (matched by X-Request-Id), or "-".
+expected, a substring the body must contain and the disposition the request
+log must show for that request (matched by X-Request-Id): masad's
+voucher_requests for the masa target, cloudregd's pledge_requests for the
+cloud and cloud-est targets. Every row of those targets declares one, except
+a client that never finished its request (status 0) and a 405 (no endpoint
+has the method): a refusal without its row is a failure of the row.
 
 The controls (--controls) run first: requests the daemons accept, made by
 the same builders, so that a refusal in the matrix is the condition of its
 row and not a broken fixture. Then, before the first row of the matrix and
-after the last, every table of the store except the append-only request log
+after the last, every table of the store except the append-only request logs
 is dumped; the two dumps must be equal. Every answer
 must be below 500. Prints one line per row and a closing "N passed, N failed"
 line; exits 0 only when every row passed.
@@ -434,7 +438,10 @@ def request(url, method, path, client, ids, body, ctype, mode, token=None, extra
 
 # ---- the store ------------------------------------------------------------------
 
-LOG_TABLES = {"voucher_requests", "sqlite_sequence"}
+LOG_TABLES = {"voucher_requests", "pledge_requests", "sqlite_sequence"}
+# target -> the request log of the daemon behind it
+REQUEST_LOGS = {"masa": "voucher_requests", "cloud": "pledge_requests",
+                "cloud-est": "pledge_requests"}
 
 
 def dump_store(db):
@@ -448,9 +455,9 @@ def dump_store(db):
     return out
 
 
-def disposition(db, request_id):
+def disposition(db, table, request_id):
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
-    rows = con.execute("SELECT disposition, status FROM voucher_requests WHERE request_id = ?",
+    rows = con.execute("SELECT disposition, status FROM %s WHERE request_id = ?" % table,
                        (request_id,)).fetchall()
     con.close()
     return rows
@@ -468,8 +475,13 @@ def read_cases(path):
         f = line.split("\t")
         if len(f) != 11:
             sys.exit("%s:%d: %d fields, want 11" % (path, n, len(f)))
-        cases.append(dict(zip(["id", "target", "method", "path", "client", "auth", "builder",
-                               "ctype", "mode", "status", "expect"], f), line=n))
+        c = dict(zip(["id", "target", "method", "path", "client", "auth", "builder",
+                      "ctype", "mode", "status", "expect"], f), line=n)
+        if (c["target"] in REQUEST_LOGS and c["status"] not in ("0", "405")
+                and "|" not in c["expect"]):
+            sys.exit("%s:%d: row %s of a logged endpoint declares no disposition"
+                     % (path, n, c["id"]))
+        cases.append(c)
     return cases
 
 
@@ -541,10 +553,13 @@ def main():
             problems.append("body lacks %r" % expect)
         rid = hdrs.get("x-request-id")
         if disp is not None:
-            rows = disposition(args.db, rid) if rid else []
+            rows = disposition(args.db, REQUEST_LOGS[c["target"]], rid) if rid else []
             got = [r[0] for r in rows]
             if got != [disp]:
                 problems.append("request log has %r for %s, want [%r]" % (got, rid, disp))
+            elif rows[0][1] != status:
+                problems.append("request log has status %d for %s, the answer was %d"
+                                % (rows[0][1], rid, status))
         if status in (401, 403, 429, 413) and status >= 400 and not text.strip():
             problems.append("an empty body does not say why")
         if status == 429 and "retry-after" not in hdrs:

@@ -2,10 +2,12 @@
 # The hostile-input matrix (issue 9 item 1): every row of
 # tests/hostile/cases.tsv sent by tests/hostile/driver.py to masad and the
 # cloud registrar (cloudregd) sharing one SQLite store: the exact status,
-# a body that says why, the MASA request log's disposition row where there
-# must be one, no 5xx, the daemons alive after every row (slow, truncated
-# and half-open clients included), and every table but the append-only
-# request log unchanged from before the first row to after the last.
+# a body that says why, the disposition row of the request log (masad's
+# voucher_requests, cloudregd's pledge_requests) for every answer of a
+# voucher, status or EST endpoint, no 5xx, the daemons alive after every
+# row (slow, truncated and half-open clients included), and every table but
+# the append-only request logs unchanged from before the first row to after
+# the last. Then cloudregd's log read back through its admin API.
 # Then: the daemons' logs of the whole run hold neither the admin tokens
 # nor any private key.
 . "$top_srcdir/tests/lib/daemon.sh"
@@ -69,6 +71,44 @@ set -- --pki "$D" --work "$TEST_TMP" --db "$D/cloud.db" --brski "$BRSKI" \
 rc=$?
 cat "$TEST_TMP/matrix.out"
 [ $rc = 0 ] || fail "the hostile-input matrix"
+
+# ---- cloudregd's request log through its admin API --------------------------
+# Every row the matrix checked by request id is also what an operator reads:
+# the device's rows (an owner's token sees its own device only) and all.
+cadmin() { # PATH [TOKEN]: the body in $TEST_TMP/cadmin.out, prints the status
+	curl -s -o "$TEST_TMP/cadmin.out" -w '%{http_code}' --cacert "$DAEMON_CACERT" \
+		-H "Authorization: Bearer ${2:-$TOKEN}" "$CLOUD_ADMIN/admin/v1$1"
+}
+# count DISPOSITION [SERIAL]: rows in the store
+count() {
+	"$PYTHON3" -c 'import sqlite3,sys
+con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=10)
+q, a = "SELECT COUNT(*) FROM pledge_requests WHERE disposition = ?", [sys.argv[2]]
+if len(sys.argv) > 3:
+    q += " AND serial = ?"
+    a.append(sys.argv[3])
+print(con.execute(q, a).fetchone()[0])' "$D/cloud.db" "$@"
+}
+# items FILE DISPOSITION: the items of an admin answer with that disposition
+items() {
+	"$PYTHON3" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+print(sum(1 for i in d["items"] if i["disposition"] == sys.argv[2]))' "$TEST_TMP/cadmin.out" "$1"
+}
+st=$(cadmin "/devices/pledge-0001/requests?limit=1000" "$T_READ")
+[ "$st" = 200 ] || { cat "$TEST_TMP/cadmin.out"; fail "GET /devices/pledge-0001/requests: $st"; }
+n=$(count malformed pledge-0001)
+[ "$n" -gt 0 ] && [ "$(items malformed)" = "$n" ] ||
+	fail "the admin API lists $(items malformed) malformed rows of pledge-0001, the store holds $n"
+[ "$(items redirected)" = "$(count redirected pledge-0001)" ] || fail "redirected rows differ"
+grep -q '"endpoint":"brski/voucher_status"' "$TEST_TMP/cadmin.out" || fail "no voucher_status row"
+grep -q '"client_cert":"[0-9a-f]\{64\}"' "$TEST_TMP/cadmin.out" || fail "no client certificate hash"
+st=$(cadmin "/requests?limit=1000")
+[ "$st" = 200 ] || fail "GET /requests: $st"
+[ "$(items no-client-cert)" = "$(count no-client-cert)" ] || fail "no-client-cert rows differ"
+[ "$(cadmin /devices/pledge-0003/requests "$T_OWNER")" = 404 ] ||
+	fail "an owner's token reads the request log of another owner's device"
+[ "$(cadmin /requests "$T_OWNER")" = 403 ] || fail "an owner's token reads the whole request log"
 
 # ---- no secrets in the logs of the whole run --------------------------------
 stop_daemon masa

@@ -36,6 +36,7 @@
 #endif
 
 #include "service/store.h"
+#include "service/store-int.h" /* store_migrations_count */
 
 static char tmpdir[256];
 static const char *pg_base;  /* set: the PostgreSQL run */
@@ -206,7 +207,7 @@ static void test_migrate_from_empty(void **state)
 	(void)state;
 	s = open_fresh(uri, sizeof(uri));
 	assert_int_equal(store_schema_version(s, &v, NULL, 0), VOUCHER_OK);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, (int64_t)store_migrations_count);
 	assert_int_equal(store_ping(s), VOUCHER_OK);
 	if (!pg_base) {
 		/* Private: the file holds the ACME key and token hashes. */
@@ -220,7 +221,8 @@ static void test_migrate_from_empty(void **state)
 		assert_int_equal(st.st_mode & 077, 0);
 	}
 	store_close(s);
-	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM schema_version"), 1);
+	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM schema_version"),
+	                 (int64_t)store_migrations_count);
 	store_close(NULL);
 }
 
@@ -237,12 +239,13 @@ static void test_reopen_is_noop(void **state)
 	store_close(s);
 	s = open_uri(uri);
 	assert_int_equal(store_schema_version(s, &v, NULL, 0), VOUCHER_OK);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, (int64_t)store_migrations_count);
 	assert_int_equal(store_owner_get(s, "acme", &o, err, sizeof(err)), VOUCHER_OK);
 	assert_string_equal(o.name, "acme");
 	store_owner_clear(&o);
 	store_close(s);
-	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM schema_version"), 1);
+	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM schema_version"),
+	                 (int64_t)store_migrations_count);
 }
 
 /* A database migrated by a newer build is refused, not used blindly. */
@@ -300,7 +303,8 @@ static void test_concurrent_open(void **state)
 	}
 	/* Each migration recorded once: applying one twice fails (plain
 	 * CREATE TABLE, primary key on the version). */
-	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM schema_version"), 1);
+	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM schema_version"),
+	                 (int64_t)store_migrations_count);
 }
 
 static void test_bad_database(void **state)
@@ -568,6 +572,64 @@ static void test_devices(void **state)
 	d.mode = (enum store_mode)9;
 	assert_int_equal(store_device_put(s, &d, STORE_PUT_UPSERT, err, sizeof(err)),
 	                 VOUCHER_EINVAL);
+	store_close(s);
+}
+
+/* cloudregd's request log: every field back, filtered by serial, endpoint
+ * and disposition required. */
+static void test_pledge_log(void **state)
+{
+	char uri[512], err[STORE_ERRLEN];
+	struct store *s;
+	struct store_preq v = {0}, *vl = NULL;
+	struct store_page page = {0};
+	size_t n = 0;
+
+	(void)state;
+	s = open_fresh(uri, sizeof(uri));
+	v.request_id = "req-1";
+	v.peer = "127.0.0.1:4000";
+	v.client_cert = "00ff";
+	v.serial = "SN-1";
+	v.endpoint = "brski/requestvoucher";
+	v.media_type = "application/voucher-cms+json";
+	v.disposition = "accepted";
+	v.status = 200;
+	assert_int_equal(store_preq_log(s, &v, err, sizeof(err)), VOUCHER_OK);
+	v.serial = NULL;
+	v.client_cert = NULL;
+	v.endpoint = "est/simpleenroll";
+	v.disposition = "client-cert";
+	v.status = 401;
+	v.detail = "a TLS client certificate is required";
+	assert_int_equal(store_preq_log(s, &v, err, sizeof(err)), VOUCHER_OK);
+	v.endpoint = NULL;
+	assert_int_equal(store_preq_log(s, &v, err, sizeof(err)), VOUCHER_EINVAL);
+	v.endpoint = "brski/enrollstatus";
+	v.disposition = NULL;
+	assert_int_equal(store_preq_log(s, &v, err, sizeof(err)), VOUCHER_EINVAL);
+	assert_int_equal(store_preq_list(s, "SN-1", &page, &vl, &n, err, sizeof(err)), VOUCHER_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(vl[0].request_id, "req-1");
+	assert_string_equal(vl[0].peer, "127.0.0.1:4000");
+	assert_string_equal(vl[0].client_cert, "00ff");
+	assert_string_equal(vl[0].endpoint, "brski/requestvoucher");
+	assert_string_equal(vl[0].media_type, "application/voucher-cms+json");
+	assert_string_equal(vl[0].disposition, "accepted");
+	assert_int_equal(vl[0].status, 200);
+	assert_null(vl[0].detail);
+	assert_true(vl[0].logged > 1600000000);
+	store_preq_list_free(vl, n);
+	assert_int_equal(store_preq_list(s, NULL, &page, &vl, &n, err, sizeof(err)), VOUCHER_OK);
+	assert_int_equal(n, 2);
+	assert_null(vl[1].serial);
+	assert_null(vl[1].client_cert);
+	assert_string_equal(vl[1].disposition, "client-cert");
+	assert_int_equal(vl[1].status, 401);
+	assert_string_equal(vl[1].detail, "a TLS client certificate is required");
+	store_preq_list_free(vl, n);
+	/* masad's log is another table */
+	assert_int_equal(raw_count(uri, "SELECT COUNT(*) FROM voucher_requests"), 0);
 	store_close(s);
 }
 
@@ -1489,6 +1551,7 @@ int main(void)
 	        cmocka_unit_test(test_owner_denylist_crls),
 	        cmocka_unit_test(test_devices),
 	        cmocka_unit_test(test_logs),
+	        cmocka_unit_test(test_pledge_log),
 	        cmocka_unit_test(test_jobs_certs_acme),
 	        cmocka_unit_test(test_tokens),
 	        cmocka_unit_test(test_pagination),
