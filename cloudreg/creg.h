@@ -42,10 +42,13 @@ struct creg_keys {
 	char *client_key;                   /* [registrar] key (file or pkcs11: URI) */
 	char *masa_trust;                   /* PEM bundle verifying MASA servers */
 	char *masa_url;                     /* [registrar] masa_url override, NULL if unset */
-	unsigned masa_timeout;              /* seconds per MASA request */
+	struct creg_mfrs *mfrs;             /* [registrar] manufacturers, NULL if unset */
+	unsigned masa_timeout;              /* seconds the pledge's request waits for the MASA */
 	unsigned masa_retries;
-	unsigned retry_after;  /* seconds, sent with 401, 202 and 503 */
-	unsigned max_inflight; /* MASA requests at once */
+	unsigned retry_after;      /* seconds, sent with 401, 202 and 503 */
+	unsigned max_inflight;     /* MASA requests at once */
+	unsigned masa_pending;     /* seconds a call may outlive its 202; 0: no state */
+	unsigned masa_pending_max; /* calls kept (running or answered) at once */
 };
 
 /* Load from cfg (role, [registrar], [brski] cert). *out has one reference. */
@@ -71,6 +74,10 @@ struct creg_app {
 	int masa_slot[CREG_MASA__COUNT];
 	atomic_uint masa_inflight;
 	pthread_key_t curl_key; /* one libcurl easy handle per request thread */
+	/* MASA calls that outlive a 202 (cloudreg/pending.c); NULL: each call
+	 * is made by the request thread and dropped at masa_timeout. */
+	struct creg_pend *pend;
+	atomic_bool masa_cancel; /* set at shutdown: calls in libcurl stop */
 	/* The admin API: the framework's routes plus ours. */
 	struct svc_admin_route *admin_table;
 	size_t n_admin_table;
@@ -98,6 +105,7 @@ struct creg_pvr {
 	size_t idevid_issuer_len;
 	char *masa_url; /* from the IDevID's MASA URL extension; NULL if none */
 	bool proximity;
+	const struct creg_mfr *mfr; /* borrowed from the keys; NULL: none configured matches */
 };
 void creg_pvr_clear(struct creg_pvr *p);
 
@@ -151,6 +159,62 @@ voucher_err creg_masa_endpoint(const char *base, char **out);
 voucher_err creg_masa_post(struct creg_app *app, const struct creg_keys *k, const char *url,
                            const char *ctype, const char *accept, const uint8_t *body, size_t len,
                            struct creg_masa_result *res);
+
+/* creg_masa_post with the MASA's TLS anchors trust (a PEM file) and a
+ * deadline of timeout_s seconds for all attempts. Stops early when
+ * app->masa_cancel is set (VOUCHER_E_NETWORK, outcome CREG_MASA_OTHER). */
+voucher_err creg_masa_post_to(struct creg_app *app, const struct creg_keys *k, const char *url,
+                              const char *trust, unsigned timeout_s, const char *ctype,
+                              const char *accept, const uint8_t *body, size_t len,
+                              struct creg_masa_result *res);
+
+/* ---- per-manufacturer MASA settings (cloudreg/mfr.c) ----------------------- */
+
+/* The [registrar] manufacturers file: one INI section per manufacturer with
+ * ca (PEM, required; each certificate also in bundle_path, the [registrar]
+ * manufacturer_ca), masa_url and masa_trust (both optional). Relative
+ * paths are relative to the file. *out is new; err says file:line. */
+struct creg_mfrs;
+struct creg_mfr;
+voucher_err creg_mfrs_load(const char *path, const char *bundle_path, struct creg_mfrs **out,
+                           char *err, size_t errlen);
+void creg_mfrs_free(struct creg_mfrs *ms);
+/* The first manufacturer whose ca verifies the pledge's carried chain
+ * (its IDevID first, DER); NULL when none does or ms is NULL. Borrowed. */
+const struct creg_mfr *creg_mfrs_select(const struct creg_mfrs *ms, uint8_t *const *chain,
+                                        const size_t *chain_len, size_t n);
+const char *creg_mfr_name(const struct creg_mfr *m);
+const char *creg_mfr_masa_url(const struct creg_mfr *m);   /* NULL if not set */
+const char *creg_mfr_masa_trust(const struct creg_mfr *m); /* NULL if not set */
+
+/* ---- MASA calls that outlive a 202 (cloudreg/pending.c) ------------------ */
+
+struct creg_pend;
+struct creg_pending; /* one MASA call, reference counted */
+voucher_err creg_pend_new(struct creg_app *app, struct creg_pend **out);
+/* Stops the workers (calls in libcurl are cancelled) and frees every call;
+ * no request may be using it any more. */
+void creg_pend_free(struct creg_pend *pd);
+/* The call of this pledge voucher-request (hash: its SHA-256 as sent; serial:
+ * of the TLS client certificate). VOUCHER_OK with a reference in *out, or
+ * VOUCHER_E_NOT_FOUND. Answers older than masa_pending are dropped first. */
+voucher_err creg_pend_find(struct creg_app *app, const uint8_t hash[32], const char *serial,
+                           struct creg_pending **out);
+/* Start the call (or join the same one started meanwhile), replacing an
+ * older call of the same serial. Takes *rvr (set to NULL). VOUCHER_EAGAIN
+ * when masa_max_inflight calls are running or masa_pending_max are kept. */
+voucher_err creg_pend_start(struct creg_app *app, struct creg_keys *k, const uint8_t hash[32],
+                            const char *serial, const char *url, const char *trust,
+                            const char *ctype, const char *accept, uint8_t **rvr, size_t rvr_len,
+                            struct creg_pending **out);
+/* Wait up to timeout_s for the answer; true when it came (the call then
+ * leaves the table: the next request with this body asks the MASA again). */
+bool creg_pend_wait(struct creg_app *app, struct creg_pending *c, unsigned timeout_s);
+/* After creg_pend_wait returned true: what creg_masa_post_to returned, its
+ * result and the URL asked; valid while the reference is held. */
+voucher_err creg_pend_outcome(const struct creg_pending *c, const struct creg_masa_result **res,
+                              const char **url);
+void creg_pend_put(struct creg_app *app, struct creg_pending *c);
 
 /* ---- telemetry and small pure helpers ------------------------------------ */
 

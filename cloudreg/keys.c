@@ -26,6 +26,7 @@ void creg_keys_free(struct creg_keys *k)
 	free(k->client_key);
 	free(k->masa_trust);
 	free(k->masa_url);
+	creg_mfrs_free(k->mfrs);
 	free(k);
 }
 
@@ -96,6 +97,13 @@ voucher_err creg_keys_load(const struct svc_config *cfg, struct creg_keys **out,
 	k->masa_retries = (unsigned)svc_config_int(cfg, "registrar", "masa_retries");
 	k->retry_after = (unsigned)svc_config_int(cfg, "registrar", "retry_after");
 	k->max_inflight = (unsigned)svc_config_int(cfg, "registrar", "masa_max_inflight");
+	k->masa_pending = (unsigned)svc_config_int(cfg, "registrar", "masa_pending");
+	k->masa_pending_max = (unsigned)svc_config_int(cfg, "registrar", "masa_pending_max");
+	/* Which MASA, and its TLS anchors, per manufacturer (cloudreg/mfr.c). */
+	if (svc_config_str(cfg, "registrar", "manufacturers") &&
+	    (r = creg_mfrs_load(svc_config_str(cfg, "registrar", "manufacturers"), mca, &k->mfrs,
+	                        err, errlen)) != VOUCHER_OK)
+		goto fail;
 	if (!k->client_cert || !k->client_key || !k->masa_trust ||
 	    (svc_config_str(cfg, "registrar", "masa_url") && !k->masa_url)) {
 		r = VOUCHER_ENOMEM;

@@ -49,10 +49,17 @@ static voucher_err creg_init(struct svc_daemon *d, void **app, char *err, size_t
 		creg_app_free(a);
 		return r;
 	}
+	/* MASA calls that outlive their 202 ([registrar] masa_pending). */
+	if ((r = creg_pend_new(a, &a->pend)) != VOUCHER_OK) {
+		snprintf(err, errlen, "out of memory");
+		creg_app_free(a);
+		return r;
+	}
 	/* The EST server and its enrollment workers, when a CA is configured. */
 	if (svc_config_has_section(svc_daemon_config(d), "ca") &&
 	    (r = creg_est_new(svc_daemon_config(d), svc_daemon_store(d), svc_daemon_metrics(d), -1,
 	                      &a->est, err, errlen)) != VOUCHER_OK) {
+		creg_pend_free(a->pend);
 		creg_app_free(a);
 		return r;
 	}
@@ -94,6 +101,10 @@ static void creg_fini(struct svc_daemon *d, void *app)
 	/* The workers stop before the store goes away. */
 	creg_est_free(a->est);
 	a->est = NULL;
+	/* MASA calls still running are cancelled; their threads end here,
+	 * each freeing its libcurl handle. */
+	creg_pend_free(a->pend);
+	a->pend = NULL;
 	creg_app_free(a);
 }
 

@@ -5,7 +5,8 @@
  * curl_easy_reset between calls keeps the live connection, the TLS session
  * cache and the DNS cache (STYLE note 3), so a busy registrar talks to its
  * MASA over a few long-lived TLS connections. The MASA's certificate is
- * always verified against [registrar] masa_trust. */
+ * always verified: against [registrar] masa_trust, or the masa_trust of
+ * the pledge's manufacturer ([registrar] manufacturers). */
 #include <config.h>
 
 #include <curl/curl.h>
@@ -126,8 +127,23 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* A non-zero return makes libcurl stop the transfer: the daemon is
+ * stopping and a call that outlived its 202 must not hold the exit up. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	const struct creg_app *app = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(&app->masa_cancel) ? 1 : 0;
+}
+
 /* One attempt; fills res and returns the outcome. */
-static enum creg_masa_outcome attempt(CURL *h, const struct creg_keys *k, const char *url,
+static enum creg_masa_outcome attempt(struct creg_app *app, CURL *h, const char *trust,
+                                      const struct creg_keys *k, const char *url,
                                       struct curl_slist *hdrs, const uint8_t *body, size_t len,
                                       long timeout_ms, struct creg_masa_result *res)
 {
@@ -147,7 +163,7 @@ static enum creg_masa_outcome attempt(CURL *h, const struct creg_keys *k, const 
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_CAINFO, k->masa_trust);
+	curl_easy_setopt(h, CURLOPT_CAINFO, trust);
 	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(h, CURLOPT_SSLCERT, k->client_cert);
 	curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
@@ -163,6 +179,9 @@ static enum creg_masa_outcome attempt(CURL *h, const struct creg_keys *k, const 
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &res->body);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, app);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	c = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	if (c != CURLE_OK) {
@@ -186,9 +205,18 @@ voucher_err creg_masa_post(struct creg_app *app, const struct creg_keys *k, cons
                            const char *ctype, const char *accept, const uint8_t *body, size_t len,
                            struct creg_masa_result *res)
 {
+	return creg_masa_post_to(app, k, url, k->masa_trust, k->masa_timeout, ctype, accept, body,
+	                         len, res);
+}
+
+voucher_err creg_masa_post_to(struct creg_app *app, const struct creg_keys *k, const char *url,
+                              const char *trust, unsigned timeout_s, const char *ctype,
+                              const char *accept, const uint8_t *body, size_t len,
+                              struct creg_masa_result *res)
+{
 	struct curl_slist *hdrs = NULL, *t;
 	char line[512];
-	uint64_t start = now_us(), deadline = start + (uint64_t)k->masa_timeout * 1000000u;
+	uint64_t start = now_us(), deadline = start + (uint64_t)timeout_s * 1000000u;
 	enum creg_masa_outcome o = CREG_MASA_OTHER;
 	CURL *h = thread_handle(app);
 	voucher_err e;
@@ -220,17 +248,17 @@ voucher_err creg_masa_post(struct creg_app *app, const struct creg_keys *k, cons
 		if (left_ms <= 0) {
 			o = CREG_MASA_TIMEOUT;
 			snprintf(res->error, sizeof(res->error),
-			         "no answer from the MASA within %u s", k->masa_timeout);
+			         "no answer from the MASA within %u s", timeout_s);
 			break;
 		}
 		res->attempts++;
-		o = attempt(h, k, url, hdrs, body, len, left_ms, res);
+		o = attempt(app, h, trust, k, url, hdrs, body, len, left_ms, res);
 		/* Only what a second try can fix: a broken or refused
 		 * connection and the MASA's own "try again" statuses. */
 		again = o == CREG_MASA_UNREACHABLE ||
 		        (o == CREG_MASA_ANSWERED &&
 		         (res->status == 502 || res->status == 503 || res->status == 504));
-		if (!again || res->attempts > k->masa_retries)
+		if (!again || res->attempts > k->masa_retries || atomic_load(&app->masa_cancel))
 			break;
 		if (o == CREG_MASA_ANSWERED)
 			log_info("masa: %s answered %ld; retry %u of %u", url, res->status,

@@ -113,6 +113,10 @@ voucher_err creg_pvr_check(const struct creg_keys *k, enum voucher_envelope env,
 			            "proximity-registrar-cert is not this registrar's TLS "
 			            "certificate");
 	}
+	/* The manufacturer whose CA issued this IDevID decides which MASA
+	 * is asked ([registrar] manufacturers). */
+	out->mfr = creg_mfrs_select(k->mfrs, out->verified->chain, out->verified->chain_der_len,
+	                            out->verified->chain_len);
 	return VOUCHER_OK;
 }
 

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
 #include <voucher/sign.h>
 #include <voucher/x509.h>
 
@@ -43,21 +46,202 @@ static void shown_as_sent(const struct brski_buf *b, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* Ask the MASA and answer the pledge with what it said. */
-static voucher_err via_masa(struct creg_app *app, const struct creg_keys *k,
-                            const struct svc_req *req, const struct creg_pvr *p,
-                            struct svc_resp *resp)
+/* Answer the pledge with what the MASA said: e is what creg_masa_post
+ * returned for url, res its result. */
+static voucher_err masa_answer(const struct creg_keys *k, const struct svc_req *req,
+                               const struct creg_pvr *p, const char *url, voucher_err e,
+                               const struct creg_masa_result *res, struct svc_resp *resp)
+{
+	uint8_t *stripped = NULL;
+	size_t stripped_len = 0;
+	char err[400] = "", sent[300];
+	enum voucher_envelope got;
+
+	if (e == VOUCHER_ETIMEDOUT) {
+		/* RFC 8995 section 5.6: the pledge retries the same request. */
+		log_warn("masa: no answer from %s in time (serial %s, request %s)", url, p->serial,
+		         req->request_id);
+		svc_resp_free(resp);
+		svc_resp_init(resp);
+		e = svc_resp_text(resp, 202,
+		                  "the MASA has not answered yet; send the same request again "
+		                  "after Retry-After");
+		if (e == VOUCHER_OK)
+			e = retry_after(resp, k->retry_after);
+		goto out;
+	}
+	if (e != VOUCHER_OK) {
+		log_err("masa: failed to reach %s (%s) after %u attempt(s) (serial %s, request %s)",
+		        url, res->error, res->attempts, p->serial, req->request_id);
+		snprintf(err, sizeof(err), "failed to reach the MASA: %s", res->error);
+		answer(resp, VOUCHER_E_NETWORK, err);
+		e = VOUCHER_E_NETWORK;
+		goto out;
+	}
+	shown_as_sent(&res->body, sent, sizeof(sent));
+	if (res->status != 200) {
+		log_warn("masa reported %ld: %s (serial %s, request %s)", res->status, sent,
+		         p->serial, req->request_id);
+		svc_resp_free(resp);
+		svc_resp_init(resp);
+		/* The MASA's refusals about the pledge reach the pledge as
+		 * they were (RFC 8995 section 5.6); a MASA that refuses us
+		 * (401) or fails is our failure toward the pledge: 502. */
+		if (res->status >= 400 && res->status < 500 && res->status != 401 &&
+		    res->status != 407 && res->status != 429)
+			e = svc_resp_text(resp, (unsigned)res->status, "masa reported: %s", sent);
+		else
+			e = svc_resp_text(resp, 502, "masa reported %ld: %s", res->status, sent);
+		if (res->status == 401)
+			log_err("masa: %s refused this registrar's credentials (401); check "
+			        "[registrar] cert and the MASA's ownership records",
+			        url);
+		if (e == VOUCHER_OK && res->status == 503 && res->retry_after > 0)
+			e = retry_after(resp, (unsigned)res->retry_after);
+		if (e == VOUCHER_OK)
+			e = VOUCHER_E_PEER;
+		goto out;
+	}
+	got = voucher_envelope_from_media_type(res->ctype);
+	if (got == VOUCHER_ENV_NONE) {
+		log_err("masa: %s answered 200 with Content-Type '%s', not a voucher type", url,
+		        res->ctype);
+		answer(resp, VOUCHER_E_PEER,
+		       "the MASA answered with something that is not a voucher");
+		e = VOUCHER_E_PEER;
+		goto out;
+	}
+	if (got == VOUCHER_ENV_COSE) {
+		/* cBRSKI: the pledge needs no MASA chain in the voucher. */
+		e = voucher_cose_strip_unprotected_certs(res->body.data, res->body.len, &stripped,
+		                                         &stripped_len);
+		if (e != VOUCHER_OK) {
+			answer(resp, VOUCHER_E_PEER, "the MASA's COSE voucher does not parse");
+			e = VOUCHER_E_PEER;
+			goto out;
+		}
+		e = svc_resp_set(resp, 200, voucher_envelope_media_type(got), stripped,
+		                 stripped_len);
+	} else {
+		e = svc_resp_set(resp, 200, voucher_envelope_media_type(got), res->body.data,
+		                 res->body.len);
+	}
+	if (e == VOUCHER_OK)
+		log_info("voucher for serial %s from %s (%s, %u attempt(s), request %s)", p->serial,
+		         url, voucher_envelope_media_type(got), res->attempts, req->request_id);
+out:
+	free(stripped);
+	return e;
+}
+
+/* The SHA-256 of the pledge's voucher-request as sent: its retry sends
+ * the same bytes (RFC 8995 section 5.6), a new nonce makes other bytes. */
+static voucher_err body_hash(const struct svc_req *req, uint8_t out[32])
+{
+	return gnutls_hash_fast(GNUTLS_DIG_SHA256, req->body, req->body_len, out) < 0
+	               ? VOUCHER_E_CRYPTO
+	               : VOUCHER_OK;
+}
+
+/* Through cloudreg/pending.c: the MASA call runs on a worker and outlives
+ * the 202 the pledge gets when it is slow; the pledge's retry of the same
+ * request picks up its answer (or waits for it again). */
+static voucher_err via_pending(struct creg_app *app, struct creg_keys *k, const struct svc_req *req,
+                               const struct creg_pvr *p, const char *url, const char *trust,
+                               struct svc_resp *resp)
+{
+	struct creg_pending *c = NULL;
+	const struct creg_masa_result *res = NULL;
+	const char *accept = svc_req_header(req, "Accept"), *asked = NULL;
+	uint8_t hash[32], *rvr = NULL;
+	size_t rvr_len = 0;
+	char err[400] = "";
+	voucher_err e;
+
+	if ((e = body_hash(req, hash)) != VOUCHER_OK) {
+		answer(resp, e, "failed to hash the voucher-request");
+		return e;
+	}
+	e = creg_pend_find(app, hash, p->serial, &c);
+	if (e == VOUCHER_OK) {
+		log_info("pledge %s: retry of a voucher-request already sent to the MASA "
+		         "(request %s)",
+		         p->serial, req->request_id);
+	} else {
+		if ((e = creg_rvr_build(k, p, req->body, req->body_len, &rvr, &rvr_len, err,
+		                        sizeof(err))) != VOUCHER_OK) {
+			log_err_r(e, "%s (serial %s, request %s)", err, p->serial, req->request_id);
+			answer(resp, VOUCHER_E_CRYPTO,
+			       "failed to build the registrar voucher-request");
+			goto out;
+		}
+		e = creg_pend_start(
+		        app, k, hash, p->serial, url, trust, voucher_envelope_media_type(p->env),
+		        accept && *accept ? accept : voucher_envelope_media_type(p->env), &rvr,
+		        rvr_len, &c);
+		if (e == VOUCHER_EAGAIN) {
+			answer(resp, VOUCHER_EAGAIN,
+			       "too many voucher requests in progress; retry later");
+			retry_after(resp, k->retry_after);
+			goto out;
+		}
+		if (e != VOUCHER_OK) {
+			log_err_r(e, "failed to queue the MASA call (serial %s, request %s)",
+			          p->serial, req->request_id);
+			answer(resp, e, "failed to queue the voucher request");
+			goto out;
+		}
+	}
+	if (!creg_pend_wait(app, c, k->masa_timeout)) {
+		/* RFC 8995 section 5.6: the pledge retries the same request;
+		 * the call goes on meanwhile. */
+		log_info("masa: no answer from %s within %u s; 202 to serial %s, the call goes "
+		         "on (request %s)",
+		         url, k->masa_timeout, p->serial, req->request_id);
+		svc_resp_free(resp);
+		svc_resp_init(resp);
+		e = svc_resp_text(resp, 202,
+		                  "the MASA has not answered yet; send the same request again "
+		                  "after Retry-After");
+		if (e == VOUCHER_OK)
+			e = retry_after(resp, k->retry_after);
+		goto out;
+	}
+	e = creg_pend_outcome(c, &res, &asked);
+	if (e == VOUCHER_EAGAIN) {
+		answer(resp, VOUCHER_EAGAIN,
+		       "a newer voucher-request of this pledge replaced this one; retry later");
+		retry_after(resp, k->retry_after);
+		goto out;
+	}
+	e = masa_answer(k, req, p, asked, e, res, resp);
+out:
+	free(rvr);
+	creg_pend_put(app, c);
+	return e;
+}
+
+/* Ask the MASA and answer the pledge with what it said. The MASA is the
+ * pledge manufacturer's masa_url, else [registrar] masa_url, else the
+ * IDevID's MASA URL extension; its TLS anchors the manufacturer's
+ * masa_trust, else [registrar] masa_trust. */
+static voucher_err via_masa(struct creg_app *app, struct creg_keys *k, const struct svc_req *req,
+                            const struct creg_pvr *p, struct svc_resp *resp)
 {
 	struct creg_masa_result res;
-	uint8_t *rvr = NULL, *stripped = NULL;
-	size_t rvr_len = 0, stripped_len = 0;
-	char *url = NULL, err[400] = "", sent[300];
-	const char *base = k->masa_url ? k->masa_url : p->masa_url;
+	uint8_t *rvr = NULL;
+	size_t rvr_len = 0;
+	char *url = NULL, err[400] = "";
+	const char *base = creg_mfr_masa_url(p->mfr);
+	const char *trust = creg_mfr_masa_trust(p->mfr);
 	const char *accept = svc_req_header(req, "Accept");
-	enum voucher_envelope got;
 	unsigned inflight;
 	voucher_err e;
 
+	if (!base)
+		base = k->masa_url ? k->masa_url : p->masa_url;
+	if (!trust)
+		trust = k->masa_trust;
 	creg_masa_result_init(&res);
 	if (!base) {
 		e = answer(resp, VOUCHER_E_FORBIDDEN,
@@ -69,6 +253,13 @@ static voucher_err via_masa(struct creg_app *app, const struct creg_keys *k,
 	if ((e = creg_masa_endpoint(base, &url)) != VOUCHER_OK) {
 		answer(resp, VOUCHER_E_FORBIDDEN, "the MASA URL is not an https URL");
 		e = VOUCHER_E_FORBIDDEN;
+		goto out;
+	}
+	if (p->mfr)
+		log_debug("pledge %s: manufacturer %s, MASA %s (request %s)", p->serial,
+		          creg_mfr_name(p->mfr), url, req->request_id);
+	if (app->pend && k->masa_pending > 0) {
+		e = via_pending(app, k, req, p, url, trust, resp);
 		goto out;
 	}
 	if ((e = creg_rvr_build(k, p, req->body, req->body_len, &rvr, &rvr_len, err,
@@ -87,94 +278,23 @@ static voucher_err via_masa(struct creg_app *app, const struct creg_keys *k,
 		e = VOUCHER_EAGAIN;
 		goto out;
 	}
-	e = creg_masa_post(app, k, url, voucher_envelope_media_type(p->env),
-	                   accept && *accept ? accept : voucher_envelope_media_type(p->env), rvr,
-	                   rvr_len, &res);
+	/* Without masa_pending the call ends with the pledge's request. */
+	e = creg_masa_post_to(app, k, url, trust, k->masa_timeout,
+	                      voucher_envelope_media_type(p->env),
+	                      accept && *accept ? accept : voucher_envelope_media_type(p->env), rvr,
+	                      rvr_len, &res);
 	atomic_fetch_sub(&app->masa_inflight, 1);
-
-	if (e == VOUCHER_ETIMEDOUT) {
-		/* RFC 8995 section 5.6: the pledge retries the same request. */
-		log_warn("masa: no answer from %s within %u s (serial %s, request %s)", url,
-		         k->masa_timeout, p->serial, req->request_id);
-		svc_resp_free(resp);
-		svc_resp_init(resp);
-		e = svc_resp_text(resp, 202,
-		                  "the MASA has not answered yet; send the same request again "
-		                  "after Retry-After");
-		if (e == VOUCHER_OK)
-			e = retry_after(resp, k->retry_after);
-		goto out;
-	}
-	if (e != VOUCHER_OK) {
-		log_err("masa: failed to reach %s (%s) after %u attempt(s) (serial %s, request %s)",
-		        url, res.error, res.attempts, p->serial, req->request_id);
-		snprintf(err, sizeof(err), "failed to reach the MASA: %s", res.error);
-		answer(resp, VOUCHER_E_NETWORK, err);
-		e = VOUCHER_E_NETWORK;
-		goto out;
-	}
-	shown_as_sent(&res.body, sent, sizeof(sent));
-	if (res.status != 200) {
-		log_warn("masa reported %ld: %s (serial %s, request %s)", res.status, sent,
-		         p->serial, req->request_id);
-		svc_resp_free(resp);
-		svc_resp_init(resp);
-		/* The MASA's refusals about the pledge reach the pledge as
-		 * they were (RFC 8995 section 5.6); a MASA that refuses us
-		 * (401) or fails is our failure toward the pledge: 502. */
-		if (res.status >= 400 && res.status < 500 && res.status != 401 &&
-		    res.status != 407 && res.status != 429)
-			e = svc_resp_text(resp, (unsigned)res.status, "masa reported: %s", sent);
-		else
-			e = svc_resp_text(resp, 502, "masa reported %ld: %s", res.status, sent);
-		if (res.status == 401)
-			log_err("masa: %s refused this registrar's credentials (401); check "
-			        "[registrar] cert and the MASA's ownership records",
-			        url);
-		if (e == VOUCHER_OK && res.status == 503 && res.retry_after > 0)
-			e = retry_after(resp, (unsigned)res.retry_after);
-		if (e == VOUCHER_OK)
-			e = VOUCHER_E_PEER;
-		goto out;
-	}
-	got = voucher_envelope_from_media_type(res.ctype);
-	if (got == VOUCHER_ENV_NONE) {
-		log_err("masa: %s answered 200 with Content-Type '%s', not a voucher type", url,
-		        res.ctype);
-		answer(resp, VOUCHER_E_PEER,
-		       "the MASA answered with something that is not a voucher");
-		e = VOUCHER_E_PEER;
-		goto out;
-	}
-	if (got == VOUCHER_ENV_COSE) {
-		/* cBRSKI: the pledge needs no MASA chain in the voucher. */
-		e = voucher_cose_strip_unprotected_certs(res.body.data, res.body.len, &stripped,
-		                                         &stripped_len);
-		if (e != VOUCHER_OK) {
-			answer(resp, VOUCHER_E_PEER, "the MASA's COSE voucher does not parse");
-			e = VOUCHER_E_PEER;
-			goto out;
-		}
-		e = svc_resp_set(resp, 200, voucher_envelope_media_type(got), stripped,
-		                 stripped_len);
-	} else {
-		e = svc_resp_set(resp, 200, voucher_envelope_media_type(got), res.body.data,
-		                 res.body.len);
-	}
-	if (e == VOUCHER_OK)
-		log_info("voucher for serial %s from %s (%s, %u attempt(s), request %s)", p->serial,
-		         url, voucher_envelope_media_type(got), res.attempts, req->request_id);
+	e = masa_answer(k, req, p, url, e, &res, resp);
 out:
 	free(url);
 	free(rvr);
-	free(stripped);
 	creg_masa_result_free(&res);
 	return e;
 }
 
 /* The cloud registrar's decision (cloud-20 section 3.2) for a checked
  * request. */
-static voucher_err cloud_decide(struct creg_app *app, const struct creg_keys *k,
+static voucher_err cloud_decide(struct creg_app *app, struct creg_keys *k,
                                 const struct svc_req *req, const struct creg_pvr *p,
                                 struct svc_resp *resp)
 {

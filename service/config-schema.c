@@ -170,6 +170,11 @@ static const struct svc_cfg_item registrar_items[] = {
         {"retry_after", SVC_CFG_INT, 1, 86400, "60", NULL, 0, NONE, NULL},
         {"domain_ca", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, NONE, NULL},
         {"masa_max_inflight", SVC_CFG_INT, 1, 10000, "64", NULL, 0, NONE, NULL},
+        /* cloudreg/mfr.c: per-manufacturer MASA URL and TLS anchors */
+        {"manufacturers", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_FILE, NONE, NULL},
+        /* cloudreg/pending.c: MASA calls that outlive their 202 */
+        {"masa_pending", SVC_CFG_INT, 0, 3600, "120", NULL, 0, NONE, NULL},
+        {"masa_pending_max", SVC_CFG_INT, 1, 1000000, "1024", NULL, 0, NONE, NULL},
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 

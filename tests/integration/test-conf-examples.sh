@@ -21,6 +21,9 @@ done
 grep -q '^role = masa$' "$TEST_TMP/masad.conf" || fail "masad example is not role masa"
 grep -q '^role = cloud$' "$TEST_TMP/cloudregd-cloud.conf" || fail "cloud example is not role cloud"
 grep -q '^role = registrar$' "$TEST_TMP/cloudregd-owner.conf" || fail "owner example is not role registrar"
+# [registrar] manufacturers names this file (cloudregd reads it at start).
+sed -e "s|/etc/brski-cloud/|$D/|g" "$top_srcdir/conf/manufacturers.conf.example" \
+	>"$D/manufacturers.conf" || exit 99
 # Every key named in an example, even commented out, is a key of the
 # schema: the uncommented variant must also pass.
 for f in masad cloudregd-cloud cloudregd-owner; do
