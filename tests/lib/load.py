@@ -2,7 +2,8 @@
 """Load driver for the crash and soak tests: THREADS clients, each over its
 own keep-alive HTTPS connections, POST the requests of a job list round
 robin until DURATION seconds have passed or COUNT requests were sent, and
-write one line per request to OUT:
+write one line per request to OUT (as they complete, so a run of a million
+requests holds none of them in memory):
 
     <unix time> <job index> <HTTP status, 0 when no answer> <X-Request-Id, or
     "-", or "error:<exception class>" without an answer> <sha256 of body>
@@ -72,7 +73,7 @@ def main():
             ctxs[j[5]] = c
     lock = threading.Lock()
     state = {"next": 0, "sent": 0}
-    lines = []
+    out = open(a.out, "w", buffering=1 << 20)
     deadline = time.monotonic() + a.duration
 
     def take(k):
@@ -133,8 +134,9 @@ def main():
                 if a.until_file:
                     # the crash test's daemon is gone: do not spin
                     time.sleep(0.01)
+            line = "%.3f %d %d %s %s\n" % (time.time(), i, status, rid, digest)
             with lock:
-                lines.append("%.3f %d %d %s %s\n" % (time.time(), i, status, rid, digest))
+                out.write(line)
         for c in conns.values():
             c.close()
 
@@ -143,8 +145,7 @@ def main():
         t.start()
     for t in threads:
         t.join()
-    with open(a.out, "w") as f:
-        f.writelines(lines)
+    out.close()
 
 
 if __name__ == "__main__":
