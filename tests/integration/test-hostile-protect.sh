@@ -8,7 +8,9 @@
 #   served (openssl s_client);
 #   privilege drop: run as root with [daemon] user = nobody, the process's
 #   real, effective, saved and filesystem uids are nobody's after binding,
-#   and it still serves and writes its store.
+#   and it still serves and writes its store;
+#   cloudregd: a client certificate past its burst gets 429, and each
+#   request up to it has its row in cloudregd's request log.
 . "$top_srcdir/tests/lib/daemon.sh"
 
 D=$TEST_TMP/pki
@@ -102,6 +104,54 @@ code=$(get "$BRSKI_URL/.well-known/brski/requestvoucher" -X POST -H 'Content-Typ
 	--data x $(cert cloud-registrar) --interface 127.0.0.3)
 [ "$code" = 415 ] || fail "another certificate from the same address was limited: $code"
 stop_daemon masa
+
+# ---- cloudregd: the 429 and every refusal before it have their request-log rows ----
+cconf=$TEST_TMP/cloudregd.conf
+cp "$D/cloudregd-cloud.conf" "$cconf"
+cat >>"$cconf" <<'EOF'
+
+[limits]
+cert_rate = 1
+cert_burst = 3
+EOF
+start_daemon cloud "$CLOUDREGD" "$cconf" || fail "cloudregd did not start"
+CLOUD_URL=https://$(ini_get "$cconf" brski listen)
+pledge="--cert $D/pledges/pledge-0001.chain.pem --key $D/pledges/pledge-0001.key"
+n=0 limited= rids=
+while [ $n -lt 12 ]; do
+	# shellcheck disable=SC2086
+	code=$(get "$CLOUD_URL/.well-known/brski/requestvoucher" -X POST \
+		-H 'Content-Type: text/plain' --data x $pledge)
+	n=$((n + 1))
+	rids="$rids $(tr -d '\r' <"$TEST_TMP/h" | awk -F': ' 'tolower($1) == "x-request-id" {print $2}')"
+	[ "$code" = 429 ] && { limited=$n; break; }
+	[ "$code" = 415 ] || fail "cloudregd request $n with pledge-0001's certificate: $code"
+done
+[ -n "$limited" ] || fail "cloudregd: 12 requests at cert_burst 3: none refused"
+grep -qi '^retry-after: [1-9]' "$TEST_TMP/h" || fail "cloudregd 429 without Retry-After"
+# one row per request, under its id: media-type 415 until the last, then
+# rate-limited 429, each with the pledge's serialNumber and certificate hash
+# shellcheck disable=SC2086
+rows=$("$PYTHON3" -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for rid in sys.argv[2:]:
+    r = c.execute("SELECT disposition, status, serial, endpoint, length(client_cert)"
+                  " FROM pledge_requests WHERE request_id = ?", (rid,)).fetchall()
+    print(" ".join(map(str, r[0])) if len(r) == 1 else "rows=%d" % len(r))' \
+	"$(ini_get "$cconf" daemon database)" $rids)
+want=$(
+	i=1
+	while [ $i -lt "$limited" ]; do
+		echo "media-type 415 pledge-0001 brski/requestvoucher 64"
+		i=$((i + 1))
+	done
+	echo "rate-limited 429 pledge-0001 brski/requestvoucher 64"
+)
+[ "$rows" = "$want" ] || fail "cloudregd request log: got
+$rows
+want
+$want"
+stop_daemon cloud
 
 # ---- the defaults do not limit a busy client ---------------------------------------
 conf2=$TEST_TMP/masad-defaults.conf
