@@ -5,7 +5,8 @@
 # post fresh CSRs and poll them, then restarted, for CRASH_ITERATIONS rounds
 # (default 10; 5 in the sanitizer build). After each restart every CSR of the round enrolls (each job
 # completes) and a retry returns the same certificate as every earlier 200
-# for that CSR, before and after the crash; at the end no job is left
+# for that CSR, before and after the crash; every answer sent before the
+# crash has its row in the request log; at the end no job is left
 # pending, running or failed, and each CSR has one cached certificate.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/robust.sh"
@@ -122,6 +123,25 @@ while [ $n -le $ITER ]; do
 	wait $lp || fail "round $n: load driver failed"
 	awk '$3 != 200 && $3 != 202 && $3 != 0 { bad = 1 } END { exit bad }' "$TEST_TMP/load-$n.log" ||
 		fail "round $n: unexpected answers: $(awk '$3 != 200 && $3 != 202 && $3 != 0' "$TEST_TMP/load-$n.log" | head -3)"
+	# every answer sent before the crash has its row in the request log
+	# (written before the answer leaves), under its request id and status
+	"$PYTHON3" - "$db" "$TEST_TMP/load-$n.log" <<'PY' || fail "round $n: answers without their request-log row"
+import sqlite3, sys
+con = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=10)
+answered = missing = 0
+for l in open(sys.argv[2]):
+    t, job, st, rid, d = l.split()
+    if st == "0":
+        continue
+    answered += 1
+    rows = con.execute("SELECT status FROM pledge_requests WHERE request_id = ?",
+                       (rid,)).fetchall()
+    if rows != [(int(st),)]:
+        missing += 1
+        print("answer %s %s: request log has %s" % (rid, st, rows))
+print("%d answers before the crash, each with its request-log row" % answered)
+sys.exit(1 if missing else 0)
+PY
 	DAEMON_CACERT=$ODCA
 	start_daemon owner "$CLOUDREGD" "$conf" || fail "round $n: cloudregd did not restart after kill -9"
 	enroll "$TEST_TMP/jobs-$n" "$TEST_TMP/enroll-$n.log" || fail "round $n: enrollment client failed"
