@@ -1097,6 +1097,68 @@ static voucher_err order_from_json(const json_t *j, struct acme_order *o, char *
 	return VOUCHER_OK;
 }
 
+/* n decimal digits at *p (advanced), or -1. */
+static int digits(const char **p, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (**p < '0' || **p > '9')
+			return -1;
+		v = v * 10 + (**p - '0');
+	}
+	return v;
+}
+
+voucher_err acme_time_parse(const char *s, int64_t *out)
+{
+	const char *p = s;
+	int y, mo, d, h, mi, sec, off = 0;
+	int64_t days, yy, era, yoe, doe;
+	unsigned m;
+
+	*out = 0;
+	if (!s)
+		return VOUCHER_E_MALFORMED;
+	if ((y = digits(&p, 4)) < 0 || *p++ != '-' || (mo = digits(&p, 2)) < 1 || mo > 12 ||
+	    *p++ != '-' || (d = digits(&p, 2)) < 1 || d > 31 || (*p != 'T' && *p != 't'))
+		return VOUCHER_E_MALFORMED;
+	p++;
+	if ((h = digits(&p, 2)) < 0 || h > 23 || *p++ != ':' || (mi = digits(&p, 2)) < 0 ||
+	    mi > 59 || *p++ != ':' || (sec = digits(&p, 2)) < 0 || sec > 60)
+		return VOUCHER_E_MALFORMED;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return VOUCHER_E_MALFORMED;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1, oh, om;
+		if ((oh = digits(&p, 2)) < 0 || oh > 23 || *p++ != ':' ||
+		    (om = digits(&p, 2)) < 0 || om > 59)
+			return VOUCHER_E_MALFORMED;
+		off = sign * (oh * 3600 + om * 60);
+	} else {
+		return VOUCHER_E_MALFORMED;
+	}
+	if (*p != '\0')
+		return VOUCHER_E_MALFORMED;
+	/* Days since 1970-01-01 of a proleptic Gregorian date (the civil
+	 * calendar algorithm: March-based years). */
+	yy = (int64_t)y - (mo <= 2);
+	era = (yy >= 0 ? yy : yy - 399) / 400;
+	yoe = yy - era * 400;
+	m = (unsigned)(mo + (mo > 2 ? -3 : 9));
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + (int64_t)((153 * m + 2) / 5) + d - 1;
+	days = era * 146097 + doe - 719468;
+	*out = days * 86400 + h * 3600 + mi * 60 + sec - off;
+	return VOUCHER_OK;
+}
+
 static voucher_err authz_from_json(const json_t *j, struct acme_authz *a, char *err, size_t errlen)
 {
 	const json_t *id = json_object_get(j, "identifier");
@@ -1111,6 +1173,11 @@ static voucher_err authz_from_json(const json_t *j, struct acme_authz *a, char *
 	copy_clean(a->identifier, sizeof(a->identifier),
 	           json_string_value(json_object_get(id, "value")));
 	a->wildcard = json_is_true(json_object_get(j, "wildcard"));
+	/* Required for a valid authorization (RFC 8555 7.1.4); without a
+	 * readable one the caller relies on it no longer than its own limit. */
+	if (acme_time_parse(json_string_value(json_object_get(j, "expires")), &a->expires) !=
+	    VOUCHER_OK)
+		a->expires = 0;
 	for (size_t i = 0; i < json_array_size(ch) && a->n_chall < ACME_MAX_CHALL; i++) {
 		const json_t *c = json_array_get(ch, i);
 		struct acme_challenge *x = &a->chall[a->n_chall];

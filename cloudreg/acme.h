@@ -135,6 +135,7 @@ struct acme_authz {
 	struct acme_challenge chall[ACME_MAX_CHALL];
 	size_t n_chall;
 	unsigned retry_after;
+	int64_t expires; /* its "expires" (Unix seconds), 0 when absent or unreadable */
 };
 
 /* newOrder for the dns identifiers; o->url from Location. */
@@ -184,6 +185,11 @@ voucher_err acme_pem_chain_to_pkcs7(const uint8_t *pem, size_t len, struct brski
 /* The certificates of a certs-only PKCS#7 (DER), in order, each malloc'd. */
 voucher_err acme_pkcs7_certs(const uint8_t *der, size_t len, uint8_t **certs, size_t *lens,
                              size_t max, size_t *n, char *err, size_t errlen);
+
+/* An RFC 3339 date-time as ACME writes it ("2026-11-30T07:41:12Z", with
+ * optional fractional seconds and a "Z" or +hh:mm / -hh:mm offset) in Unix
+ * seconds. VOUCHER_E_MALFORMED for anything else. */
+voucher_err acme_time_parse(const char *s, int64_t *out);
 
 /* keyAuthorization = token "." thumbprint (RFC 8555 8.1) into out. */
 voucher_err acme_key_authz(const char *token, const char *thumbprint, char *out, size_t outlen);

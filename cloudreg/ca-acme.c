@@ -19,10 +19,18 @@
  *
  * Pre-authorization (RFC 8555 7.4.1, RFC 9444): when the directory offers
  * newAuthz and the job's identifiers are all below the owner's subdomain,
- * the parent domain is authorized first, once, and kept for the process;
- * orders for pledge names below it then need no challenge of their own
- * where the server issues subdomain certificates. A failed pre-authorization
- * is logged and the order goes on with one authorization per identifier.
+ * the parent domain is authorized first, once; orders for pledge names
+ * below it then need no challenge of their own where the server issues
+ * subdomain certificates. The authorization is kept in the store
+ * (acme_preauth: its URL, whether it is valid, whether our dns-01 record
+ * may still be up, its "expires"), so neither a restart nor another
+ * instance authorizes the domain again while it holds: each process asks
+ * the server once (POST-as-GET) whether a stored authorization is still
+ * valid before relying on it, and none is relied on within PREAUTH_MARGIN
+ * seconds of its expiry. A failed pre-authorization is logged, the order
+ * goes on with one authorization per identifier, and this process does not
+ * try the domain again for PREAUTH_BACKOFF seconds (a back-off is not
+ * stored: a restart tries again).
  */
 #include <config.h>
 
@@ -49,16 +57,16 @@
 #include "service/store.h"
 
 #define PREAUTH_SLOTS   8
-#define PREAUTH_KEEP    3600 /* seconds a valid parent authorization is trusted */
+#define PREAUTH_KEEP    3600 /* seconds an authorization without "expires" is relied on */
+#define PREAUTH_MARGIN  5    /* seconds before its expiry an authorization is not used */
 #define PREAUTH_BACKOFF 300  /* seconds without pre-authorization after a refusal */
 #define DNS_MAX         253
 
+/* What this process knows beyond the store about one parent domain. */
 struct preauth {
 	char domain[DNS_MAX + 1];
-	char url[ACME_MAX_URL];
-	bool valid;
-	bool published; /* a dns-01 record of ours is (or may be) up for it */
-	int64_t until;
+	char confirmed[ACME_MAX_URL]; /* a stored authorization the server said is valid */
+	int64_t backoff_until;        /* monotonic seconds; 0: none */
 };
 
 struct acme_backend {
@@ -611,7 +619,7 @@ enum step {
 /* Move one authorization forward: publish and trigger its challenge when it
  * is pending and not yet triggered. */
 static enum step advance_authz(struct job *j, const char *url, const struct acme_order *o,
-                               unsigned *retry_after)
+                               unsigned *retry_after, int64_t *expires)
 {
 	struct acme_authz a;
 	const struct acme_challenge *ch;
@@ -625,6 +633,8 @@ static enum step advance_authz(struct job *j, const char *url, const struct acme
 	}
 	if (a.retry_after > *retry_after)
 		*retry_after = a.retry_after;
+	if (expires)
+		*expires = a.expires;
 	switch (a.status) {
 	case ACME_S_VALID:
 		cleanup(j, url, &a);
@@ -684,19 +694,94 @@ static bool below(const char *name, const char *parent)
 	return n > p + 1 && name[n - p - 1] == '.' && strcasecmp(name + n - p, parent) == 0;
 }
 
-/* After a refusal, no pre-authorization of parent for a while: each job
- * orders its own names meanwhile. */
-static void preauth_backoff(struct acme_backend *b, struct preauth *slot, const char *parent)
+/* This process's slot for parent (found, free, or the oldest back-off),
+ * under b->lock. */
+static struct preauth *preauth_slot(struct acme_backend *b, const char *parent)
 {
-	pthread_mutex_lock(&b->lock);
-	if (slot) {
-		snprintf(slot->domain, sizeof(slot->domain), "%s", parent);
-		slot->url[0] = '\0';
-		slot->valid = false;
-		slot->published = false;
-		slot->until = now_s() + PREAUTH_BACKOFF;
+	struct preauth *free_slot = NULL;
+
+	for (size_t i = 0; i < PREAUTH_SLOTS; i++) {
+		if (strcmp(b->pre[i].domain, parent) == 0)
+			return &b->pre[i];
+		if (!free_slot && !b->pre[i].domain[0])
+			free_slot = &b->pre[i];
 	}
+	if (!free_slot)
+		free_slot = &b->pre[0];
+	memset(free_slot, 0, sizeof(*free_slot));
+	snprintf(free_slot->domain, sizeof(free_slot->domain), "%s", parent);
+	return free_slot;
+}
+
+/* After a refusal, no pre-authorization of parent for a while (in this
+ * process): each job orders its own names meanwhile. The stored record
+ * goes, since the server no longer honours it. */
+static void preauth_backoff(struct acme_backend *b, const char *parent)
+{
+	char serr[STORE_ERRLEN];
+	struct preauth *slot;
+
+	pthread_mutex_lock(&b->lock);
+	slot = preauth_slot(b, parent);
+	slot->confirmed[0] = '\0';
+	slot->backoff_until = now_s() + PREAUTH_BACKOFF;
 	pthread_mutex_unlock(&b->lock);
+	if (store_acme_preauth_delete(b->store, b->directory, parent, serr, sizeof(serr)) !=
+	    VOUCHER_OK)
+		log_warn("acme: failed to forget the pre-authorization of %s (%s)", parent, serr);
+}
+
+/* Keep the state of parent's authorization in the store. expires 0 (the
+ * server gave none): PREAUTH_KEEP from now. */
+static void preauth_save(struct acme_backend *b, const char *parent, const char *url, bool valid,
+                         bool published, int64_t expires)
+{
+	struct store_acme_preauth row = {
+	        .directory = b->directory,
+	        .domain = (char *)parent,
+	        .authz_url = (char *)url,
+	        .valid = valid,
+	        .published = published,
+	        .expires = expires > 0 ? expires : (int64_t)time(NULL) + PREAUTH_KEEP,
+	};
+	char serr[STORE_ERRLEN];
+
+	if (store_acme_preauth_put(b->store, &row, serr, sizeof(serr)) != VOUCHER_OK)
+		log_warn("acme: failed to keep the pre-authorization of %s in the store (%s); it "
+		         "is asked for again after a restart",
+		         parent, serr);
+}
+
+/* A stored authorization of parent that this process has not used yet:
+ * whether the server still says it is valid (it may have been deactivated
+ * or revoked meanwhile). */
+static bool preauth_confirm(struct job *j, const char *parent, const char *url)
+{
+	struct acme_backend *b = j->b;
+	struct acme_authz a;
+	char msg[800];
+	voucher_err r;
+
+	if ((r = acme_get_authz(b->c, url, &a, msg, sizeof(msg))) != VOUCHER_OK) {
+		log_warn("acme: cannot read the stored pre-authorization of %s (%s); ordering "
+		         "as if it did not exist",
+		         parent, msg);
+		return false;
+	}
+	if (a.status != ACME_S_VALID) {
+		log_info("acme: the stored pre-authorization of %s is %s at the CA; authorizing "
+		         "again",
+		         parent, acme_status_name(a.status));
+		return false;
+	}
+	if (a.expires > 0)
+		preauth_save(b, parent, url, true, false, a.expires);
+	pthread_mutex_lock(&b->lock);
+	snprintf(preauth_slot(b, parent)->confirmed, ACME_MAX_URL, "%s", url);
+	pthread_mutex_unlock(&b->lock);
+	log_info("acme: %s is pre-authorized (kept in the store, valid at the CA: %s)", parent,
+	         url);
+	return true;
 }
 
 /* Authorize the owner's subdomain once (RFC 9444 style). Returns false when
@@ -706,11 +791,11 @@ static bool preauthorize(struct job *j)
 {
 	struct acme_backend *b = j->b;
 	const char *parent = j->req->subdomain;
-	struct preauth *slot = NULL;
-	char url[ACME_MAX_URL] = "", msg[800];
+	struct store_acme_preauth row = {0};
+	char url[ACME_MAX_URL] = "", msg[800], serr[STORE_ERRLEN];
 	struct acme_authz a;
-	bool published = false;
-	int64_t now = now_s();
+	bool published = false, confirmed;
+	int64_t now = now_s(), wall = (int64_t)time(NULL), expires = 0;
 	voucher_err r;
 
 	if (!parent || !acme_has_new_authz(b->c))
@@ -719,25 +804,48 @@ static bool preauthorize(struct job *j)
 		if (!below(j->dns[i], parent))
 			return true;
 	pthread_mutex_lock(&b->lock);
-	for (size_t i = 0; i < PREAUTH_SLOTS; i++) {
-		if (strcmp(b->pre[i].domain, parent) == 0) {
-			slot = &b->pre[i];
-			break;
+	{
+		struct preauth *slot = preauth_slot(b, parent);
+		if (slot->backoff_until > now) {
+			pthread_mutex_unlock(&b->lock);
+			return true;
 		}
-		if (!slot && (!b->pre[i].domain[0] || b->pre[i].until < now))
-			slot = &b->pre[i];
-	}
-	/* Valid, or refused lately (back-off): nothing to do now. */
-	if (slot && strcmp(slot->domain, parent) == 0 && slot->until > now &&
-	    (slot->valid || !slot->url[0])) {
-		pthread_mutex_unlock(&b->lock);
-		return true;
-	}
-	if (slot && strcmp(slot->domain, parent) == 0) {
-		memcpy(url, slot->url, sizeof(url));
-		published = slot->published;
+		slot->backoff_until = 0;
 	}
 	pthread_mutex_unlock(&b->lock);
+
+	r = store_acme_preauth_get(b->store, b->directory, parent, &row, serr, sizeof(serr));
+	if (r != VOUCHER_OK && r != VOUCHER_E_NOT_FOUND)
+		log_warn("acme: failed to read the pre-authorization of %s (%s)", parent, serr);
+	if (r == VOUCHER_OK) {
+		/* A record of ours may still be up for an earlier attempt: the
+		 * order's cleanup removes it once the authorization is decided. */
+		if (row.published)
+			json_object_set_new(j->deployed, row.authz_url, json_true());
+		if (row.expires <= wall + PREAUTH_MARGIN) {
+			log_info(
+			        "acme: the stored pre-authorization of %s has expired; authorizing "
+			        "again",
+			        parent);
+		} else if (row.valid) {
+			pthread_mutex_lock(&b->lock);
+			confirmed = strcmp(preauth_slot(b, parent)->confirmed, row.authz_url) == 0;
+			pthread_mutex_unlock(&b->lock);
+			if (confirmed || preauth_confirm(j, parent, row.authz_url)) {
+				store_acme_preauth_clear(&row);
+				return true;
+			}
+		} else {
+			/* Still being validated: go on with it. */
+			snprintf(url, sizeof(url), "%s", row.authz_url);
+			published = row.published;
+		}
+		if (!url[0] && store_acme_preauth_delete(b->store, b->directory, parent, serr,
+		                                         sizeof(serr)) != VOUCHER_OK)
+			log_warn("acme: failed to forget the pre-authorization of %s (%s)", parent,
+			         serr);
+	}
+	store_acme_preauth_clear(&row);
 
 	for (;;) {
 		enum step st;
@@ -748,36 +856,41 @@ static bool preauthorize(struct job *j)
 				log_warn("acme: pre-authorization of %s failed, ordering each name "
 				         "(%s)",
 				         parent, msg);
-				preauth_backoff(b, slot, parent);
+				preauth_backoff(b, parent);
 				return true;
 			}
 			log_info("acme: pre-authorizing %s: %s", parent, url);
+			/* Kept before anything is published, so that another
+			 * attempt resumes this authorization. */
+			preauth_save(b, parent, url, false, false, a.expires);
 		}
 		/* An earlier attempt's record is removed once the
 		 * authorization is decided, as for an order's. */
 		if (published)
 			json_object_set_new(j->deployed, url, json_true());
-		st = advance_authz(j, url, NULL, &ra);
+		st = advance_authz(j, url, NULL, &ra, &expires);
 		published = is_deployed(j, url);
 		if (st == STEP_STOPPED) {
 			log_warn("acme: pre-authorization of %s: %s; ordering each name", parent,
 			         j->res->message);
 			memset(j->res, 0, sizeof(*j->res));
 			j->res->status = CREG_CA_RETRY;
-			preauth_backoff(b, slot, parent);
+			preauth_backoff(b, parent);
 			break;
 		}
 		if (st == STEP_DONE || now_s() + (ra ? ra : b->poll_s) > j->deadline) {
-			pthread_mutex_lock(&b->lock);
-			if (slot) {
-				snprintf(slot->domain, sizeof(slot->domain), "%s", parent);
-				memcpy(slot->url, url, sizeof(slot->url));
-				slot->valid = st == STEP_DONE;
-				slot->published = published;
-				slot->until = now_s() + PREAUTH_KEEP;
+			/* Decided: our record goes now, not with some later
+			 * order (nothing else of this job is published yet). */
+			if (st == STEP_DONE && published) {
+				cleanup_all(j);
+				published = is_deployed(j, url);
 			}
-			pthread_mutex_unlock(&b->lock);
+			preauth_save(b, parent, url, st == STEP_DONE, published, expires);
 			if (st == STEP_DONE) {
+				pthread_mutex_lock(&b->lock);
+				snprintf(preauth_slot(b, parent)->confirmed, ACME_MAX_URL, "%s",
+				         url);
+				pthread_mutex_unlock(&b->lock);
 				log_info("acme: %s is pre-authorized", parent);
 				return true;
 			}
@@ -923,8 +1036,11 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 			r = VOUCHER_OK;
 			goto out;
 		}
-		log_info("acme: job %lld: order %s for %s (%s)", (long long)req->job_id, o.url,
-		         j.dns[0], acme_status_name(o.status));
+		/* A re-enrollment is an order like any other: the CSR already
+		 * carries the names of the certificate being renewed. */
+		log_info("acme: job %lld: order %s for %s (%s%s)", (long long)req->job_id, o.url,
+		         j.dns[0], acme_status_name(o.status),
+		         req->reenroll ? ", re-enrollment" : "");
 		/* Stored before anything else happens, so that no later crash can
 		 * lead to a second order for this job. */
 		if ((r = save_order(&j, &o, true)) != VOUCHER_OK) {
@@ -982,7 +1098,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 		case ACME_S_PENDING: {
 			bool all = true;
 			for (size_t i = 0; i < o.n_authz; i++) {
-				enum step st = advance_authz(&j, o.authz[i], &o, &ra);
+				enum step st = advance_authz(&j, o.authz[i], &o, &ra, NULL);
 				if (st == STEP_STOPPED) {
 					save_order(&j, &o, false);
 					goto done;

@@ -262,6 +262,33 @@ void creg_reqlog_refusal(const char *listener, const struct svc_req *req, unsign
  * "expired", "not-found"). */
 const char *creg_reqlog_disposition(voucher_err r, unsigned status);
 
+/* ---- LDevIDs this registrar issued (cloudreg/keys.c) ----------------------- */
+
+/* Who a TLS client certificate is, when this registrar issued it: the
+ * store's record of every certificate an enrollment job produced (the
+ * certificates table, by the SHA-256 of the certificate's DER) gives the
+ * device serial it was issued to. The record, not the certificate's
+ * contents, is what identifies the device: an ACME CA (Pebble, Let's
+ * Encrypt) drops the subject and its serialNumber, and a SAN
+ * "<serial>.<subdomain>" is only what the CSR asked for. Matching the
+ * exact DER of a certificate the CA gave us cannot be forged: the TLS
+ * handshake proved possession of its key.
+ * VOUCHER_OK with *serial (malloc'd) while the certificate is valid (its
+ * notAfter has not passed); VOUCHER_E_NOT_FOUND when this registrar did not
+ * issue it (or it expired); VOUCHER_E_STORE (err says why) when the store
+ * fails. */
+voucher_err creg_ldevid_lookup(struct store *store, const uint8_t *der, size_t len, char **serial,
+                               char *err, size_t errlen);
+
+/* svc_peer_verifier of the brski and est listeners (ctx: struct creg_app):
+ * accepts a client chain whose leaf is an LDevID this registrar issued
+ * (creg_ldevid_lookup), whichever CA issued it. This is how certificates
+ * from the ACME CA authenticate enrollstatus and simplereenroll: the
+ * listener trusts what the ACME CA issued to us, not everything the CA
+ * issues (a public ACME CA certifies anyone's names). */
+voucher_err creg_ldevid_verifier(void *ctx, const struct svc_der *chain, size_t n, char *reason,
+                                 size_t reason_len);
+
 /* The framework's admin table, the shared owners/devices rows
  * (svc_admin_owner_routes), then ours (telemetry); *out malloc'd. */
 voucher_err creg_admin_table(struct svc_admin_route **out, size_t *n);

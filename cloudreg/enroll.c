@@ -14,6 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
 #include "cloudreg/est.h"
 #include "service/log.h"
 #include "service/metrics.h"
@@ -83,6 +86,9 @@ voucher_err creg_enroll_run_one(struct creg_enroll *e, const char *holder, bool 
 	rq.serial = job.serial ? job.serial : "";
 	rq.owner = job.owner;
 	rq.subdomain = e->opts.subdomain;
+	/* From the job record, never from the request that made it: the
+	 * worker may be another thread, process or host, after a restart. */
+	rq.reenroll = job.reenroll;
 	rq.attempt = job.attempts > 0 ? (unsigned)job.attempts : 1;
 	r = e->ca->ops->issue(e->ca->backend, &rq, &res, cerr, sizeof(cerr));
 	if (r != VOUCHER_OK) {
@@ -113,6 +119,14 @@ voucher_err creg_enroll_run_one(struct creg_enroll *e, const char *holder, bool 
 		c.der_len = res.chain_len[0];
 		c.pkcs7 = p7.data;
 		c.pkcs7_len = p7.len;
+		/* The LDevID is recognised by this hash when it comes back as a
+		 * TLS client certificate (creg_ldevid_lookup). */
+		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, c.der, c.der_len, c.cert_sha256) < 0) {
+			r = VOUCHER_E_CRYPTO;
+			snprintf(err, errlen, "failed to hash the certificate of job %lld",
+			         (long long)job.id);
+			break;
+		}
 		/* The cache first: a retry that finds the job done must find the
 		 * certificate too. */
 		if ((r = store_cert_put(e->store, &c, serr, sizeof(serr))) != VOUCHER_OK) {
@@ -130,8 +144,10 @@ voucher_err creg_enroll_run_one(struct creg_enroll *e, const char *holder, bool 
 		}
 		atomic_fetch_add(&e->issued, 1);
 		count(e, 201, start);
-		log_info("enroll: job %lld: %s CA issued a certificate for serial %s (attempt %u)",
-		         (long long)job.id, e->ca->ops->name, rq.serial, rq.attempt);
+		log_info("enroll: job %lld: %s CA issued a certificate for serial %s (%s, attempt "
+		         "%u)",
+		         (long long)job.id, e->ca->ops->name, rq.serial,
+		         rq.reenroll ? "re-enrollment" : "enrollment", rq.attempt);
 		break;
 	}
 	case CREG_CA_RETRY:
@@ -345,7 +361,7 @@ static voucher_err from_cache(struct creg_enroll *e, const uint8_t sha256[32], c
 
 voucher_err creg_enroll_request(struct creg_enroll *e, const uint8_t *csr, size_t csr_len,
                                 const uint8_t sha256[32], const char *serial, const char *owner,
-                                struct creg_enroll_answer *a)
+                                bool reenroll, struct creg_enroll_answer *a)
 {
 	struct store_job job = {0};
 	char serr[STORE_ERRLEN] = "";
@@ -369,11 +385,12 @@ voucher_err creg_enroll_request(struct creg_enroll *e, const uint8_t *csr, size_
 			         serial, a->retry_after);
 			return VOUCHER_E_RATE_LIMITED;
 		}
-		r = store_job_create(e->store, sha256, csr, csr_len, serial, owner, &id, serr,
-		                     sizeof(serr));
+		r = store_job_create_ex(e->store, sha256, csr, csr_len, serial, owner, reenroll,
+		                        &id, serr, sizeof(serr));
 		if (r == VOUCHER_OK) {
 			created = true;
-			log_info("enroll: job %lld created for serial %s", (long long)id, serial);
+			log_info("enroll: job %lld created for serial %s%s", (long long)id, serial,
+			         reenroll ? " (re-enrollment)" : "");
 			pthread_mutex_lock(&e->lock);
 			pthread_cond_signal(&e->wake);
 			pthread_mutex_unlock(&e->lock);

@@ -127,22 +127,40 @@ static void identify(struct creg_app *app, const struct creg_est *est, const str
 	memset(id, 0, sizeof(*id));
 	if (req->peer_chain_len) {
 		enum who w = WHO_NONE;
+		char serr[STORE_ERRLEN + 64] = "";
+		voucher_err lr = VOUCHER_E_NOT_FOUND;
 		if (est->idevid &&
 		    svc_trust_verify(est->idevid, req->peer_chain, req->peer_chain_len, r1,
 		                     sizeof(r1)) == VOUCHER_OK)
 			w = WHO_IDEVID;
-		else if (est->ldevid &&
-		         svc_trust_verify(est->ldevid, req->peer_chain, req->peer_chain_len, r2,
-		                          sizeof(r2)) == VOUCHER_OK)
+		/* An LDevID: the device is the one the registrar issued this
+		 * very certificate to (its record in the store; an ACME CA's
+		 * certificate carries no serialNumber), whichever CA issued it;
+		 * else a certificate of the configured re-enrollment CA with a
+		 * subject serialNumber. */
+		if (w == WHO_NONE) {
+			lr = creg_ldevid_lookup(app->store, req->peer_chain[0].data,
+			                        req->peer_chain[0].len, &id->serial, serr,
+			                        sizeof(serr));
+			if (lr == VOUCHER_OK)
+				w = WHO_LDEVID;
+			else if (lr != VOUCHER_E_NOT_FOUND)
+				log_err_r(lr, "est: %s (request %s)", serr, req->request_id);
+		}
+		if (w == WHO_NONE && est->ldevid &&
+		    svc_trust_verify(est->ldevid, req->peer_chain, req->peer_chain_len, r2,
+		                     sizeof(r2)) == VOUCHER_OK)
 			w = WHO_LDEVID;
 		if (w == WHO_NONE) {
 			snprintf(id->reason, sizeof(id->reason),
 			         "the client certificate is neither an IDevID of a known "
-			         "manufacturer (%s) nor a certificate of this EST server's CA (%s)",
-			         r1, r2);
+			         "manufacturer (%s) nor a certificate this EST server issued or "
+			         "its CA issued (%s)",
+			         r1, lr == VOUCHER_E_NOT_FOUND ? r2 : "database unavailable");
 			return;
 		}
-		if (voucher_x509_serial_number(req->peer_chain[0].data, req->peer_chain[0].len,
+		if (!id->serial &&
+		    voucher_x509_serial_number(req->peer_chain[0].data, req->peer_chain[0].len,
 		                               &id->serial) != VOUCHER_OK) {
 			snprintf(id->reason, sizeof(id->reason),
 			         "the client certificate has no subject serialNumber");
@@ -412,7 +430,7 @@ static voucher_err do_enroll(const struct creg_est *est, const struct svc_req *r
 		e = do_keygen(est, req, &csr, der.data, der.len, serial, id->owner, resp);
 		goto out;
 	}
-	e = creg_enroll_request(est->enroll, der.data, der.len, csr.sha256, serial, id->owner,
+	e = creg_enroll_request(est->enroll, der.data, der.len, csr.sha256, serial, id->owner, re,
 	                        &ans);
 	if (ans.status == 200) {
 		log_info("est: %s for %s: certificate %s (request %s)",

@@ -146,14 +146,15 @@ struct creg_enroll_answer {
 void creg_enroll_answer_init(struct creg_enroll_answer *a);
 void creg_enroll_answer_free(struct creg_enroll_answer *a);
 
-/* The whole of simpleenroll after authentication and checks: the cache by
- * sha256(csr); else the job for this CSR (created and, if the worker is
- * quick, waited for first_wait_ms). serial is the device's; owner may be
- * NULL. The cache serves a certificate only to the device it was issued
- * to (the same serial). */
+/* The whole of simpleenroll (reenroll false) or simplereenroll (true)
+ * after authentication and checks: the cache by sha256(csr); else the job
+ * for this CSR (created with the reenroll flag, which the CA backend gets
+ * from the job, and, if the worker is quick, waited for first_wait_ms).
+ * serial is the device's; owner may be NULL. The cache serves a
+ * certificate only to the device it was issued to (the same serial). */
 voucher_err creg_enroll_request(struct creg_enroll *e, const uint8_t *csr, size_t csr_len,
                                 const uint8_t sha256[32], const char *serial, const char *owner,
-                                struct creg_enroll_answer *a);
+                                bool reenroll, struct creg_enroll_answer *a);
 
 /* Run one claimable job if there is one (the worker's step; exposed for the
  * tests). *ran tells whether one was run. */

@@ -2,6 +2,8 @@
 #include <config.h>
 
 #include <curl/curl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "service/admin.h"
 #include "service/config.h"
 #include "service/keys.h"
+#include "service/log.h"
 #include "service/metrics.h"
 
 void creg_keys_free(struct creg_keys *k)
@@ -209,4 +212,63 @@ void creg_app_put_keys(struct creg_app *app, struct creg_keys *k)
 		k = NULL;
 	pthread_mutex_unlock(&app->lock);
 	creg_keys_free(k);
+}
+
+voucher_err creg_ldevid_lookup(struct store *store, const uint8_t *der, size_t len, char **serial,
+                               char *err, size_t errlen)
+{
+	struct store_cert c = {0};
+	uint8_t h[STORE_SHA256_LEN];
+	char serr[STORE_ERRLEN] = "";
+	voucher_err r;
+
+	*serial = NULL;
+	if (!store || !der || len == 0)
+		return VOUCHER_E_NOT_FOUND;
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, h) < 0) {
+		snprintf(err, errlen, "failed to hash the client certificate");
+		return VOUCHER_E_CRYPTO;
+	}
+	r = store_cert_get_by_hash(store, h, &c, serr, sizeof(serr));
+	if (r == VOUCHER_E_NOT_FOUND)
+		return r;
+	if (r != VOUCHER_OK) {
+		snprintf(err, errlen, "failed to look up issued certificates (%s)", serr);
+		return VOUCHER_E_STORE;
+	}
+	/* The record must be of exactly these bytes: the hash found it, the
+	 * comparison makes a collision in the index irrelevant. */
+	if (!c.der || c.der_len != len || memcmp(c.der, der, len) != 0 || !c.serial) {
+		store_cert_clear(&c);
+		return VOUCHER_E_NOT_FOUND;
+	}
+	*serial = c.serial;
+	c.serial = NULL;
+	store_cert_clear(&c);
+	return VOUCHER_OK;
+}
+
+voucher_err creg_ldevid_verifier(void *ctx, const struct svc_der *chain, size_t n, char *reason,
+                                 size_t reason_len)
+{
+	struct creg_app *app = ctx;
+	char err[STORE_ERRLEN + 64] = "", *serial = NULL;
+	voucher_err r;
+
+	if (!app || !chain || n == 0)
+		return VOUCHER_E_NOT_FOUND;
+	r = creg_ldevid_lookup(app->store, chain[0].data, chain[0].len, &serial, err, sizeof(err));
+	if (r == VOUCHER_OK) {
+		free(serial);
+		return VOUCHER_OK;
+	}
+	if (r == VOUCHER_E_NOT_FOUND)
+		snprintf(reason, reason_len,
+		         "not an IDevID of a configured manufacturer, not from [registrar] "
+		         "domain_ca, and not a certificate this registrar issued");
+	else {
+		log_err_r(r, "est: %s", err);
+		snprintf(reason, reason_len, "the registrar's database is unavailable");
+	}
+	return r;
 }

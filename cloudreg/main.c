@@ -140,6 +140,9 @@ int main(int argc, char **argv)
 	        .admin_routes = admin_routes,
 	        .n_admin_routes = SVC_ADMIN_N_ROUTES,
 	        .trust = creg_trust,
+	        /* LDevIDs this registrar issued, from whichever CA (ACME). */
+	        .brski_verifier = creg_ldevid_verifier,
+	        .est_verifier = creg_ldevid_verifier,
 	        .init = creg_init,
 	        .reload = creg_reload,
 	        .fini = creg_fini,

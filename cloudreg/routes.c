@@ -452,12 +452,32 @@ voucher_err creg_handle_telemetry(const struct svc_req *req, struct svc_resp *re
 		answer(resp, VOUCHER_E_CONTENT_TYPE, err);
 		return VOUCHER_E_CONTENT_TYPE;
 	}
-	if (!req->peer_chain_len ||
-	    voucher_x509_serial_number(req->peer_chain[0].data, req->peer_chain[0].len, &serial) !=
-	            VOUCHER_OK) {
-		answer(resp, VOUCHER_E_FORBIDDEN, "the client certificate has no serialNumber");
+	if (!req->peer_chain_len) {
+		answer(resp, VOUCHER_E_FORBIDDEN, "no client certificate");
 		return VOUCHER_E_FORBIDDEN;
 	}
+	/* Who reports: first the registrar's own record of the certificates
+	 * it issued (creg_ldevid_lookup: the LDevID of an enrollstatus, which
+	 * from an ACME CA has no serialNumber and cannot be forged by one that
+	 * names the device), else the subject serialNumber of an IDevID (a
+	 * voucher_status) or of a certificate from [registrar] domain_ca. */
+	e = creg_ldevid_lookup(app->store, req->peer_chain[0].data, req->peer_chain[0].len, &serial,
+	                       err, sizeof(err));
+	if (e != VOUCHER_OK && e != VOUCHER_E_NOT_FOUND) {
+		log_err_r(e, "%s (request %s)", err, req->request_id);
+		answer(resp, VOUCHER_E_STORE,
+		       "the registrar's database is unavailable; retry later");
+		return VOUCHER_E_STORE;
+	}
+	if (e == VOUCHER_E_NOT_FOUND &&
+	    voucher_x509_serial_number(req->peer_chain[0].data, req->peer_chain[0].len, &serial) !=
+	            VOUCHER_OK) {
+		answer(resp, VOUCHER_E_FORBIDDEN,
+		       "the client certificate is not one this registrar issued and carries no "
+		       "subject serialNumber (an IDevID's): the device is unknown");
+		return VOUCHER_E_FORBIDDEN;
+	}
+	err[0] = '\0';
 	e = creg_telemetry_parse(req->body, req->body_len, &version, &status, &reason, err,
 	                         sizeof(err));
 	if (e != VOUCHER_OK) {

@@ -191,8 +191,31 @@ static const char schema_v2[] =
         " detail TEXT);"
         "CREATE INDEX pledge_requests_serial ON pledge_requests (serial, id)";
 
+/* Version 3: what cloudregd's EST server and ACME backend must not keep
+ * in memory only. A simplereenroll job says so (the CA backend is told,
+ * whichever worker runs it); an issued certificate is found again by the
+ * SHA-256 of its DER when it comes back as a TLS client certificate (an
+ * LDevID from an ACME CA carries no serialNumber: the registrar knows the
+ * device from its own record); a parent domain's pre-authorization (RFC
+ * 8555 7.4.1) outlives a restart until the authorization expires. */
+static const char schema_v3[] =
+        "ALTER TABLE enroll_jobs ADD COLUMN reenroll SMALLINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE certificates ADD COLUMN cert_sha256 {BLOB};"
+        "CREATE INDEX certificates_cert ON certificates (cert_sha256);"
+        "CREATE TABLE acme_preauth ("
+        " id {ID},"
+        " directory TEXT NOT NULL,"
+        " domain TEXT NOT NULL,"
+        " authz_url TEXT NOT NULL,"
+        " valid SMALLINT NOT NULL DEFAULT 0,"
+        " published SMALLINT NOT NULL DEFAULT 0," /* a dns-01 record may be up */
+        " expires BIGINT NOT NULL,"
+        " updated_at BIGINT NOT NULL,"
+        " UNIQUE (directory, domain))";
+
 const struct store_migration store_migrations[] = {
         {1, schema_v1},
         {2, schema_v2},
+        {3, schema_v3},
 };
 const size_t store_migrations_count = sizeof(store_migrations) / sizeof(store_migrations[0]);

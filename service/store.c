@@ -54,9 +54,10 @@ static const struct {
 #define TELEM_COLS "id, serial, kind, status, reason, body, logged_at"
 #define JOB_COLS                                                                                   \
 	"id, csr_sha256, csr, serial, owner, state, lease_holder, lease_expires, run_after, "      \
-	"attempts, error, result, created_at, updated_at"
-#define CERT_COLS "id, csr_sha256, serial, not_after, cert_der, pkcs7, created_at"
-#define ACCT_COLS "id, directory, key_pem, kid, created_at, updated_at"
+	"attempts, error, result, created_at, updated_at, reenroll"
+#define CERT_COLS    "id, csr_sha256, serial, not_after, cert_der, pkcs7, created_at"
+#define ACCT_COLS    "id, directory, key_pem, kid, created_at, updated_at"
+#define PREAUTH_COLS "id, directory, domain, authz_url, valid, published, expires, updated_at"
 #define ORDER_COLS                                                                                 \
 	"id, job_id, order_url, state, authz_urls, finalize_url, cert_url, created_at, updated_at"
 #define TOKEN_COLS "id, name, token_sha256, scope, owner, created_at, revoked_at"
@@ -135,6 +136,10 @@ enum {
 	ST_AAUD_LIST,
 	ST_PREQ_ADD,
 	ST_PREQ_LIST,
+	ST_CERT_GET_BY_HASH,
+	ST_PREAUTH_PUT,
+	ST_PREAUTH_GET,
+	ST_PREAUTH_DEL,
 	ST__COUNT
 };
 
@@ -216,9 +221,10 @@ static const char *const stmts[ST__COUNT] = {
         [ST_TELEM_LIST] = "SELECT " TELEM_COLS " FROM telemetry WHERE id > $1"
                           " AND (CAST($2 AS TEXT) IS NULL OR serial = $2) ORDER BY id LIMIT $3",
 
-        [ST_JOB_CREATE] = "INSERT INTO enroll_jobs (csr_sha256, csr, serial, owner, state,"
-                          " run_after, created_at, updated_at)"
-                          " VALUES ($1, $2, $3, $4, 'pending', {NOW}, {NOW}, {NOW}) RETURNING id",
+        [ST_JOB_CREATE] = "INSERT INTO enroll_jobs (csr_sha256, csr, serial, owner, reenroll,"
+                          " state, run_after, created_at, updated_at)"
+                          " VALUES ($1, $2, $3, $4, $5, 'pending', {NOW}, {NOW}, {NOW})"
+                          " RETURNING id",
         [ST_JOB_GET] = "SELECT " JOB_COLS " FROM enroll_jobs WHERE id = $1",
         [ST_JOB_GET_BY_CSR] = "SELECT " JOB_COLS " FROM enroll_jobs WHERE csr_sha256 = $1",
         /* One statement picks and takes the job, so two workers can never
@@ -248,10 +254,11 @@ static const char *const stmts[ST__COUNT] = {
                            " WHERE id = $1 AND state IN ('done', 'failed')",
 
         [ST_CERT_PUT] = "INSERT INTO certificates (csr_sha256, serial, not_after, cert_der, pkcs7,"
-                        " created_at) VALUES ($1, $2, $3, $4, $5, {NOW})"
+                        " cert_sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, {NOW})"
                         " ON CONFLICT (csr_sha256) DO UPDATE SET serial = excluded.serial,"
                         " not_after = excluded.not_after, cert_der = excluded.cert_der,"
-                        " pkcs7 = excluded.pkcs7, created_at = excluded.created_at",
+                        " pkcs7 = excluded.pkcs7, cert_sha256 = excluded.cert_sha256,"
+                        " created_at = excluded.created_at",
         [ST_CERT_GET] = "SELECT " CERT_COLS " FROM certificates WHERE csr_sha256 = $1"
                         " AND not_after > {NOW}",
 
@@ -300,6 +307,18 @@ static const char *const stmts[ST__COUNT] = {
                         " VALUES ({NOW}, $1, $2, $3, $4, $5, $6, $7, $8, $9)",
         [ST_PREQ_LIST] = "SELECT " PREQ_COLS " FROM pledge_requests WHERE id > $1"
                          " AND (CAST($2 AS TEXT) IS NULL OR serial = $2) ORDER BY id LIMIT $3",
+        [ST_CERT_GET_BY_HASH] = "SELECT " CERT_COLS " FROM certificates WHERE cert_sha256 = $1"
+                                " AND not_after > {NOW} ORDER BY id DESC LIMIT 1",
+        [ST_PREAUTH_PUT] = "INSERT INTO acme_preauth (directory, domain, authz_url, valid,"
+                           " published, expires, updated_at)"
+                           " VALUES ($1, $2, $3, $4, $5, $6, {NOW})"
+                           " ON CONFLICT (directory, domain) DO UPDATE SET"
+                           " authz_url = excluded.authz_url, valid = excluded.valid,"
+                           " published = excluded.published, expires = excluded.expires,"
+                           " updated_at = excluded.updated_at",
+        [ST_PREAUTH_GET] = "SELECT " PREAUTH_COLS " FROM acme_preauth"
+                           " WHERE directory = $1 AND domain = $2",
+        [ST_PREAUTH_DEL] = "DELETE FROM acme_preauth WHERE directory = $1 AND domain = $2",
 };
 
 unsigned store_stmt_count(void)
@@ -1634,6 +1653,7 @@ static voucher_err job_dec(void *rec, struct dec *d)
 	j->result = d_blob(d, &j->result_len);
 	j->created = d_int(d);
 	j->updated = d_int(d);
+	j->reenroll = d_int(d) != 0;
 	if (d->r == VOUCHER_OK) {
 		for (i = 0; i < sizeof(job_states) / sizeof(job_states[0]); i++)
 			if (state && strcmp(state, job_states[i]) == 0)
@@ -1651,8 +1671,17 @@ voucher_err store_job_create(struct store *s, const uint8_t csr_sha256[STORE_SHA
                              const uint8_t *csr, size_t csr_len, const char *serial,
                              const char *owner, int64_t *id, char *err, size_t errlen)
 {
-	struct store_val p[4] = {v_hash(csr_sha256), v_blob(csr, csr_len), v_text(serial),
-	                         v_text(owner)};
+	return store_job_create_ex(s, csr_sha256, csr, csr_len, serial, owner, false, id, err,
+	                           errlen);
+}
+
+voucher_err store_job_create_ex(struct store *s, const uint8_t csr_sha256[STORE_SHA256_LEN],
+                                const uint8_t *csr, size_t csr_len, const char *serial,
+                                const char *owner, bool reenroll, int64_t *id, char *err,
+                                size_t errlen)
+{
+	struct store_val p[5] = {v_hash(csr_sha256), v_blob(csr, csr_len), v_text(serial),
+	                         v_text(owner), v_int(reenroll ? 1 : 0)};
 	int64_t newid = 0;
 	voucher_err r;
 
@@ -1662,7 +1691,7 @@ voucher_err store_job_create(struct store *s, const uint8_t csr_sha256[STORE_SHA
 	    (r = need(csr, "CSR", err, errlen)) != VOUCHER_OK ||
 	    (r = need(serial, "serial", err, errlen)) != VOUCHER_OK)
 		return r;
-	r = run(s, ST_JOB_CREATE, p, 4, row_int, &newid, NULL, err, errlen);
+	r = run(s, ST_JOB_CREATE, p, 5, row_int, &newid, NULL, err, errlen);
 	if (r == VOUCHER_OK && id)
 		*id = newid;
 	return r;
@@ -1813,9 +1842,18 @@ static voucher_err cert_dec(void *rec, struct dec *d)
 	return VOUCHER_OK;
 }
 
+static bool hash_set(const uint8_t h[STORE_SHA256_LEN])
+{
+	uint8_t any = 0;
+
+	for (size_t i = 0; i < STORE_SHA256_LEN; i++)
+		any |= h[i];
+	return any != 0;
+}
+
 voucher_err store_cert_put(struct store *s, const struct store_cert *c, char *err, size_t errlen)
 {
-	struct store_val p[5];
+	struct store_val p[6];
 	voucher_err r;
 
 	if ((r = need(c, "certificate", err, errlen)) != VOUCHER_OK ||
@@ -1826,7 +1864,8 @@ voucher_err store_cert_put(struct store *s, const struct store_cert *c, char *er
 	p[2] = v_int(c->not_after);
 	p[3] = v_blob(c->der, c->der_len);
 	p[4] = v_blob(c->pkcs7, c->pkcs7_len);
-	return run(s, ST_CERT_PUT, p, 5, NULL, NULL, NULL, err, errlen);
+	p[5] = hash_set(c->cert_sha256) ? v_hash(c->cert_sha256) : v_blob(NULL, 0);
+	return run(s, ST_CERT_PUT, p, 6, NULL, NULL, NULL, err, errlen);
 }
 
 voucher_err store_cert_get_by_csr(struct store *s, const uint8_t csr_sha256[STORE_SHA256_LEN],
@@ -1840,6 +1879,19 @@ voucher_err store_cert_get_by_csr(struct store *s, const uint8_t csr_sha256[STOR
 	}
 	return get_one(s, ST_CERT_GET, p, 1, out, sizeof(*out), cert_dec, cert_clear_v,
 	               "valid certificate for this CSR", err, errlen);
+}
+
+voucher_err store_cert_get_by_hash(struct store *s, const uint8_t cert_sha256[STORE_SHA256_LEN],
+                                   struct store_cert *out, char *err, size_t errlen)
+{
+	struct store_val p[1] = {v_hash(cert_sha256)};
+
+	if (!cert_sha256) {
+		memset(out, 0, sizeof(*out));
+		return need(cert_sha256, "certificate hash", err, errlen);
+	}
+	return get_one(s, ST_CERT_GET_BY_HASH, p, 1, out, sizeof(*out), cert_dec, cert_clear_v,
+	               "valid certificate issued here with this hash", err, errlen);
 }
 
 /* ---- ACME ---------------------------------------------------------------------------------- */
@@ -1991,6 +2043,82 @@ voucher_err store_acme_order_get_by_job(struct store *s, int64_t job_id,
 
 	return get_one(s, ST_ORDER_GET_BY_JOB, p, 1, out, sizeof(*out), order_dec, order_clear_v,
 	               "ACME order", err, errlen);
+}
+
+void store_acme_preauth_clear(struct store_acme_preauth *a)
+{
+	if (!a)
+		return;
+	free(a->directory);
+	free(a->domain);
+	free(a->authz_url);
+	memset(a, 0, sizeof(*a));
+}
+
+static void preauth_clear_v(void *rec)
+{
+	store_acme_preauth_clear(rec);
+}
+
+static voucher_err preauth_dec(void *rec, struct dec *d)
+{
+	struct store_acme_preauth *a = rec;
+
+	a->id = d_int(d);
+	a->directory = d_str(d);
+	a->domain = d_str(d);
+	a->authz_url = d_str(d);
+	a->valid = d_int(d) != 0;
+	a->published = d_int(d) != 0;
+	a->expires = d_int(d);
+	a->updated = d_int(d);
+	return VOUCHER_OK;
+}
+
+voucher_err store_acme_preauth_put(struct store *s, const struct store_acme_preauth *a, char *err,
+                                   size_t errlen)
+{
+	struct store_val p[6];
+	voucher_err r;
+
+	if ((r = need(a, "pre-authorization", err, errlen)) != VOUCHER_OK ||
+	    (r = need(a->directory, "ACME directory", err, errlen)) != VOUCHER_OK ||
+	    (r = need(a->domain, "domain", err, errlen)) != VOUCHER_OK ||
+	    (r = need(a->authz_url, "authorization URL", err, errlen)) != VOUCHER_OK)
+		return r;
+	p[0] = v_text(a->directory);
+	p[1] = v_text(a->domain);
+	p[2] = v_text(a->authz_url);
+	p[3] = v_int(a->valid ? 1 : 0);
+	p[4] = v_int(a->published ? 1 : 0);
+	p[5] = v_int(a->expires);
+	return run(s, ST_PREAUTH_PUT, p, 6, NULL, NULL, NULL, err, errlen);
+}
+
+voucher_err store_acme_preauth_get(struct store *s, const char *directory, const char *domain,
+                                   struct store_acme_preauth *out, char *err, size_t errlen)
+{
+	struct store_val p[2] = {v_text(directory), v_text(domain)};
+
+	if (!directory || !domain) {
+		memset(out, 0, sizeof(*out));
+		store_errf(err, errlen, "ACME directory and domain are required");
+		return VOUCHER_EINVAL;
+	}
+	return get_one(s, ST_PREAUTH_GET, p, 2, out, sizeof(*out), preauth_dec, preauth_clear_v,
+	               "pre-authorization", err, errlen);
+}
+
+voucher_err store_acme_preauth_delete(struct store *s, const char *directory, const char *domain,
+                                      char *err, size_t errlen)
+{
+	struct store_val p[2] = {v_text(directory), v_text(domain)};
+
+	if (!directory || !domain) {
+		store_errf(err, errlen, "ACME directory and domain are required");
+		return VOUCHER_EINVAL;
+	}
+	return run(s, ST_PREAUTH_DEL, p, 2, NULL, NULL, NULL, err, errlen);
 }
 
 /* ---- admin tokens -----------------------------------------------------------------------------

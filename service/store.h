@@ -345,6 +345,7 @@ struct store_job {
 	size_t result_len;
 	int64_t created;
 	int64_t updated;
+	bool reenroll; /* simplereenroll (schema version 3) */
 };
 void store_job_clear(struct store_job *j);
 /* New pending job for csr; *id may be NULL. VOUCHER_E_CONFLICT if a job
@@ -352,6 +353,13 @@ void store_job_clear(struct store_job *j);
 voucher_err store_job_create(struct store *s, const uint8_t csr_sha256[STORE_SHA256_LEN],
                              const uint8_t *csr, size_t csr_len, const char *serial,
                              const char *owner, int64_t *id, char *err, size_t errlen);
+/* The same, for a simplereenroll when reenroll is true: the flag is kept
+ * with the job, so that whichever worker, process or host runs it hands it
+ * to the CA backend. */
+voucher_err store_job_create_ex(struct store *s, const uint8_t csr_sha256[STORE_SHA256_LEN],
+                                const uint8_t *csr, size_t csr_len, const char *serial,
+                                const char *owner, bool reenroll, int64_t *id, char *err,
+                                size_t errlen);
 voucher_err store_job_get(struct store *s, int64_t id, struct store_job *out, char *err,
                           size_t errlen);
 voucher_err store_job_get_by_csr(struct store *s, const uint8_t csr_sha256[STORE_SHA256_LEN],
@@ -387,6 +395,10 @@ struct store_cert {
 	uint8_t *pkcs7; /* certs-only PKCS#7 as served */
 	size_t pkcs7_len;
 	int64_t created;
+	/* SHA-256 of der (schema version 3): how a certificate this registrar
+	 * issued is recognised when it comes back as a TLS client certificate.
+	 * All zero: unknown (stored as NULL). Not read back by the getters. */
+	uint8_t cert_sha256[STORE_SHA256_LEN];
 };
 void store_cert_clear(struct store_cert *c);
 /* Cache c by its CSR hash, replacing an older entry. */
@@ -394,6 +406,10 @@ voucher_err store_cert_put(struct store *s, const struct store_cert *c, char *er
 /* VOUCHER_E_NOT_FOUND when none or when it has expired (not_after passed). */
 voucher_err store_cert_get_by_csr(struct store *s, const uint8_t csr_sha256[STORE_SHA256_LEN],
                                   struct store_cert *out, char *err, size_t errlen);
+/* The issued certificate whose DER hashes to cert_sha256 (put with
+ * cert_sha256 set). VOUCHER_E_NOT_FOUND when none or when it has expired. */
+voucher_err store_cert_get_by_hash(struct store *s, const uint8_t cert_sha256[STORE_SHA256_LEN],
+                                   struct store_cert *out, char *err, size_t errlen);
 
 /* ---- ACME ---------------------------------------------------------------------------- */
 
@@ -430,6 +446,34 @@ voucher_err store_acme_order_get(struct store *s, const char *order_url,
 /* The job's most recent order. */
 voucher_err store_acme_order_get_by_job(struct store *s, int64_t job_id,
                                         struct store_acme_order *out, char *err, size_t errlen);
+
+/* A pre-authorization of a parent domain (RFC 8555 7.4.1 newAuthz, RFC
+ * 9444) at one ACME directory (schema version 3): the authorization URL,
+ * whether the server said it is valid, whether a dns-01 record of ours may
+ * still be published for it, and until when it may be relied on (the
+ * authorization's "expires"). Kept so that a restart or another instance
+ * does not authorize the domain again while the authorization holds. */
+struct store_acme_preauth {
+	int64_t id;
+	char *directory; /* with domain: unique key */
+	char *domain;
+	char *authz_url;
+	bool valid;
+	bool published;
+	int64_t expires; /* Unix seconds */
+	int64_t updated;
+};
+void store_acme_preauth_clear(struct store_acme_preauth *a);
+/* Insert or replace the record of (directory, domain). */
+voucher_err store_acme_preauth_put(struct store *s, const struct store_acme_preauth *a, char *err,
+                                   size_t errlen);
+/* VOUCHER_E_NOT_FOUND when there is none (expired ones are returned: the
+ * caller decides, and may still have a record to remove). */
+voucher_err store_acme_preauth_get(struct store *s, const char *directory, const char *domain,
+                                   struct store_acme_preauth *out, char *err, size_t errlen);
+/* Forget it (the server no longer honours it). No record is not an error. */
+voucher_err store_acme_preauth_delete(struct store *s, const char *directory, const char *domain,
+                                      char *err, size_t errlen);
 
 /* ---- admin tokens ---------------------------------------------------------------------- */
 

@@ -2,42 +2,53 @@
 # The demo behind `./quickstart demo`: the three BRSKI cloud flows end to
 # end on loopback, from a fresh PKI.
 #
-#   tools/demo.sh [--serve] [--acme]
+#   tools/demo.sh [--serve] [--local-ca | --acme]
 #
-#   --serve   leave every server running for exploration (Ctrl-C stops)
-#   --acme    the owner registrar gets LDevIDs from a private Pebble (ACME)
-#             with a private BIND 9, instead of its local CA
+#   --serve     leave every server running for exploration (Ctrl-C stops)
+#   --local-ca  the owner registrar issues with its local CA even when
+#               Pebble and BIND 9 are installed
+#   --acme      insist on Pebble + BIND 9 (exit 1 when they cannot run)
 #
 # Environment: BRSKI_BUILD (required) names the build directory;
 # BRSKI_DEMO_DIR (default ./demo in the source tree) is where the PKI,
 # databases and logs go; it is replaced on every run.
 #
-# Steps: a PKI (`brski pki init`); the owner's local CA, or with --acme
-# Pebble + BIND 9 as the owner's ACME CA (the demo says which); masad,
+# Steps: a PKI (`brski pki init`); a private Pebble (the ACME test server)
+# and BIND 9 as the owner registrar's ACME CA when both are installed, else
+# its local CA (the demo says which, and why); masad,
 # cloudregd as the cloud registrar and cloudregd as the owner registrar; an
 # owner and three devices registered through the admin API (`brski admin`,
 # bootstrap token); three pledges (`brski pledge`): redirect (307 to the
 # owner registrar), est-domain (voucher naming the owner's EST server) and
 # enroll-here (the cloud registrar's EST server). Each LDevID is verified
-# with `openssl verify` against the issuer it must have. Exit status: 0 when
-# all three verify, 1 otherwise, 2 usage.
+# with `openssl verify` against the issuer it must have: the cloud
+# registrar's domain CA (enroll-here); the owner's domain CA, or with ACME
+# Pebble's root and intermediate as Pebble's management interface gives
+# them (not as the pledge received them). Exit status: 0 when all three
+# verify, 1 otherwise, 2 usage.
 set -uo pipefail
 
 build=${BRSKI_BUILD:?BRSKI_BUILD must name the build directory}
 top=$(cd "$(dirname "$0")/.." && pwd)
 demo=${BRSKI_DEMO_DIR:-$top/demo}
 serve=0
-want_acme=0
+want_acme=1
+need_acme=0
 for a in "$@"; do
 	case "$a" in
 	--serve) serve=1 ;;
-	--acme) want_acme=1 ;;
+	--acme) need_acme=1 ;;
+	--local-ca) want_acme=0 ;;
 	*)
-		sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+		sed -n '5,11p' "$0" | sed 's/^# \{0,1\}//' >&2
 		exit 2
 		;;
 	esac
 done
+[ $need_acme -eq 1 ] && [ $want_acme -eq 0 ] && {
+	echo "demo: --acme and --local-ca exclude each other" >&2
+	exit 2
+}
 
 brski=$build/tools/brski
 masad=$build/masa/masad
@@ -90,7 +101,7 @@ mkdir -p "$demo" || die "cannot make $demo"
 rm -f "$demo"/*.log
 
 acme_args=()
-why_local="the default; --acme uses Pebble + BIND 9 instead"
+why_local="--local-ca was given"
 if [ $want_acme -eq 1 ]; then
 	why_local=
 	[ -x /usr/bin/pebble ] || why_local="Pebble (/usr/bin/pebble) is not installed"
@@ -119,6 +130,9 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 			fi
 		fi
 	fi
+fi
+if [ $need_acme -eq 1 ] && [ ${#acme_args[@]} -eq 0 ]; then
+	die "--acme: $why_local"
 fi
 "$brski" pki init "$D" --force "${acme_args[@]}" >"$demo/pki-init.log" || {
 	cat "$demo/pki-init.log"
@@ -153,21 +167,24 @@ OWNER_ADMIN=https://$(ini_get "$D/cloudregd-owner.conf" admin listen)
 
 step "2. The owner registrar's CA"
 if [ $acme -eq 1 ] && [ ${#acme_args[@]} -gt 0 ]; then
+	# What the pledges' certificates are checked against: Pebble's root
+	# and intermediate from its management interface, not the chain the
+	# pledge was given.
 	pebble_root "$demo/pebble-root.pem" || die "Pebble gave no root certificate"
+	pebble_intermediate "$demo/pebble-intermediate.pem" ||
+		die "Pebble gave no intermediate certificate"
 	OWNER_ISSUER=$demo/pebble-root.pem
-	OWNER_ISSUER_NAME="Pebble's root (ACME)"
+	OWNER_UNTRUSTED=$demo/pebble-intermediate.pem
+	OWNER_ISSUER_NAME="Pebble's root and intermediate (ACME)"
 	note "ACME: the owner registrar gets LDevIDs from Pebble ($PEBBLE_DIRECTORY),"
 	note "http-01 answered by cloudregd on 127.0.0.1:$h01_port, names resolved by BIND 9"
-	note "on 127.0.0.1:$BIND_PORT (zone $BIND_ZONE)."
-	# LDevIDs then chain to Pebble's root, which the owner registrar must
-	# also accept as client certificates (enrollstatus, re-enrollment):
-	# [registrar] domain_ca becomes the owner domain CA plus that root.
-	cat "$D/owner-domain-ca.crt" "$OWNER_ISSUER" >"$D/owner-trust.pem"
-	sed -i "s|^domain_ca = .*|domain_ca = $D/owner-trust.pem|" "$D/cloudregd-owner.conf"
-	note "[registrar] domain_ca of cloudregd-owner.conf = $D/owner-trust.pem"
-	note "(owner domain CA + Pebble's root: LDevIDs are accepted for enrollstatus)."
+	note "on 127.0.0.1:$BIND_PORT (zone $BIND_ZONE). Pebble's root: $OWNER_ISSUER"
+	note "(from its management interface; it makes a new one each start)."
+	note "Pebble drops the subject of a CSR, so its LDevIDs carry no serialNumber: the owner"
+	note "registrar knows each one as the certificate it issued to that device (its store)."
 else
 	OWNER_ISSUER=$D/owner-domain-ca.crt
+	OWNER_UNTRUSTED=
 	OWNER_ISSUER_NAME="owner domain CA (local CA backend)"
 	note "LOCAL CA, NOT ACME ($why_local):"
 	note "the owner registrar issues LDevIDs with its own domain CA ([ca] backend = local)."
@@ -218,16 +235,23 @@ done
 "$brski" admin device list --pki "$D" | sed 's/^/      /'
 
 # ---- 5. the pledges ----
-verify_ldevid() { # SERIAL ISSUER-FILE: 0 when the LDevID chains to ISSUER-FILE
+verify_ldevid() { # SERIAL ISSUER-FILE [INTERMEDIATES]: 0 when the LDevID chains to ISSUER-FILE
 	local crt=$D/pledges/$1.ldevid.crt
 	[ -f "$crt" ] || return 1
-	"$OPENSSL" verify -CAfile "$2" -untrusted "$crt" "$crt" >"$demo/verify-$1.out" 2>&1
+	if [ -n "${3:-}" ]; then
+		# The leaf alone, completed only by the given intermediates.
+		"$OPENSSL" x509 -in "$crt" -out "$demo/leaf-$1.pem" 2>/dev/null || return 1
+		"$OPENSSL" verify -CAfile "$2" -untrusted "$3" "$demo/leaf-$1.pem" >"$demo/verify-$1.out" 2>&1
+	else
+		"$OPENSSL" verify -CAfile "$2" -untrusted "$crt" "$crt" >"$demo/verify-$1.out" 2>&1
+	fi
 }
 results=()
 rc_all=0
 for i in 0 1 2; do
 	s=${serials[$i]}
 	m=${modes[$i]}
+	untrusted=$OWNER_UNTRUSTED
 	case $m in
 	redirect)
 		issuer=$OWNER_ISSUER issuer_name=$OWNER_ISSUER_NAME
@@ -238,7 +262,7 @@ for i in 0 1 2; do
 		step "5.$((i + 1)) $s, mode est-domain: a voucher whose est-domain is the owner's EST server"
 		;;
 	enroll-here)
-		issuer=$CLOUD_ISSUER issuer_name="cloud registrar's domain CA"
+		issuer=$CLOUD_ISSUER issuer_name="cloud registrar's domain CA" untrusted=
 		step "5.$((i + 1)) $s, mode enroll-here: the cloud registrar enrolls the pledge itself"
 		;;
 	esac
@@ -272,7 +296,7 @@ for i in 0 1 2; do
 		if [ -f "$crt" ]; then
 			# Say what was issued even though the pledge did not finish.
 			iss=$("$OPENSSL" x509 -in "$crt" -noout -issuer -nameopt RFC2253 2>/dev/null | sed 's/^issuer=//')
-			if verify_ldevid "$s" "$issuer"; then v="verifies"; else v="does NOT verify"; fi
+			if verify_ldevid "$s" "$issuer" "$untrusted"; then v="verifies"; else v="does NOT verify"; fi
 			note "an LDevID was issued ($crt, issuer $iss) and $v against $issuer_name"
 		fi
 		results+=("$s|$m|${cloud_said:--}|$est_at|${iss:--}|FAILED (brski pledge exit $prc)")
@@ -284,8 +308,8 @@ for i in 0 1 2; do
 	note "LDevID $crt"
 	note "  subject: $subj"
 	note "  issuer:  $iss"
-	if verify_ldevid "$s" "$issuer"; then
-		note "openssl verify -CAfile $(basename "$issuer"): OK ($issuer_name)"
+	if verify_ldevid "$s" "$issuer" "$untrusted"; then
+		note "openssl verify -CAfile $(basename "$issuer")${untrusted:+ -untrusted $(basename "$untrusted")}: OK ($issuer_name)"
 		note "enrolled"
 		results+=("$s|$m|$cloud_said|$est_at|$iss|enrolled, verified")
 	else
@@ -308,7 +332,6 @@ step "Summary"
 	END { for (r = 1; r <= NR; r++) { line = "   "; for (i = 1; i <= n[r]; i++) line = line sprintf(" %-*s ", w[i], c[r, i]); sub(/ +$/, "", line); print line } }'
 if [ $acme -eq 1 ] && [ ${#acme_args[@]} -gt 0 ]; then
 	note "owner CA: ACME (Pebble + BIND 9)"
-	[ $rc_all -eq 0 ] || note "NOT DONE: the ACME path did not complete end to end here; the pledge logs above show the step that failed."
 else
 	note "owner CA: local CA, not ACME ($why_local)"
 fi

@@ -10,8 +10,13 @@
 #   - both orders are ready at once (no challenge per pledge name);
 #   - the certificate comes as PKCS#7 because we ask for it (no PEM
 #     conversion), and verifies against the responder's CA;
-#   - when the CA refuses the pre-authorization, the order goes on with one
-#     dns-01 authorization per identifier;
+#   - the pre-authorization is kept in the store: after a restart the
+#     daemon asks the CA once whether it is still valid (POST-as-GET) and
+#     orders without authorizing again; once it has expired (the CA's
+#     "expires"), the domain is authorized anew;
+#   - when the CA refuses the pre-authorization (and reports the earlier
+#     one deactivated), the order goes on with one dns-01 authorization per
+#     identifier;
 #   - Retry-After is honoured: a short rateLimited newOrder is retried after
 #     it, a processing order is not polled before it.
 . "$top_srcdir/tests/lib/daemon.sh"
@@ -52,7 +57,7 @@ RESP=https://127.0.0.1:$(cat "$TEST_TMP/resp/port")
 curl -sf --cacert "$TEST_TMP/resp/tls-ca.pem" "$RESP/dir" | grep -q newAuthz || fail "no newAuthz in the responder's directory"
 
 D=$TEST_TMP/pki
-"$BRSKI" pki init "$D" --pledges 3 --acme-directory "$RESP/dir" --acme-trust "$TEST_TMP/resp/tls-ca.pem" \
+"$BRSKI" pki init "$D" --pledges 4 --acme-directory "$RESP/dir" --acme-trust "$TEST_TMP/resp/tls-ca.pem" \
 	--acme-http01-listen "127.0.0.1:$(free_port)" >"$TEST_TMP/pki.out" || exit 99
 CONF=$D/cloudregd-owner.conf
 ODCA=$D/owner-domain-ca.crt
@@ -113,19 +118,64 @@ enroll pledge-0002
 grep -q "$BIND_ZONE is pre-authorized" "$TEST_TMP/owner.log" || fail "no pre-authorization logged"
 [ -z "$(bind_txt "_acme-challenge.$BIND_ZONE")" ] || fail "the parent domain's dns-01 record is still published"
 
-# A CA that refuses the pre-authorization (after a restart, so nothing is
-# remembered): the refusal is logged with the CA's problem, and the order
-# goes on with its own dns-01 authorization.
+# The pre-authorization is in the store, with the CA's expiry (7 days).
+DB=$(sed -n 's/^database = //p' "$CONF")
+row=$(sqlite3 "$DB" "SELECT domain, valid, published, expires - strftime('%s','now') FROM acme_preauth")
+echo "stored pre-authorization: $row"
+case "$row" in
+"$BIND_ZONE|1|0|"6[0-9][0-9][0-9][0-9][0-9]) ;;
+*) fail "the pre-authorization is not stored as valid until the CA's expiry: '$row'" ;;
+esac
+
+# A restart: the stored authorization is confirmed with the CA once
+# (POST-as-GET) and used; no newAuthz, no challenge.
+gets=$(count "authz-get $BIND_ZONE valid\$")
+stop_daemon owner || fail "owner registrar did not stop"
+start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar did not restart"
+enroll pledge-0004
+[ "$(count "newAuthz")" = 1 ] || fail "the restarted daemon authorized $BIND_ZONE again"
+[ "$(count "authz-get $BIND_ZONE valid\$")" = $((gets + 1)) ] || fail "the stored authorization was not confirmed once with the CA"
+[ "$(count "newOrder-ready pledge-0004.$BIND_ZONE\$")" = 1 ] || fail "pledge-0004's order was not ready at once"
+[ "$(count "challenge-")" = 1 ] || fail "a challenge was needed after the restart"
+grep -q "$BIND_ZONE is pre-authorized (kept in the store" "$TEST_TMP/owner.log" ||
+	fail "the use of the stored pre-authorization was not logged"
+
+# A CA that refuses the pre-authorization and now reports the stored one
+# deactivated (after a restart, so the daemon asks it): the refusal is
+# logged with the CA's problem, and the order goes on with its own dns-01
+# authorization.
 stop_daemon owner || fail "owner registrar did not stop"
 touch "$TEST_TMP/resp/refuse-newauthz"
 start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar did not restart"
 enroll pledge-0003
+[ "$(count "authz-get $BIND_ZONE deactivated\$")" = 1 ] || fail "the stored authorization was not asked for again after the restart"
+grep -q "the stored pre-authorization of $BIND_ZONE is deactivated at the CA" "$TEST_TMP/owner.log" ||
+	fail "the deactivated pre-authorization was not logged"
 [ "$(count "newAuthz-refused $BIND_ZONE\$")" = 1 ] || fail "the refused newAuthz was not asked exactly once"
 grep -q "pre-authorization of $BIND_ZONE failed, ordering each name (.*urn:ietf:params:acme:error:rejectedIdentifier" \
 	"$TEST_TMP/owner.log" || fail "the refusal was not logged with the CA's problem"
 [ "$(count "newOrder-pending pledge-0003.$BIND_ZONE\$")" = 1 ] || fail "pledge-0003's order did not get its own authorization"
 [ "$(count "challenge-valid pledge-0003.$BIND_ZONE\$")" = 1 ] || fail "pledge-0003's own dns-01 challenge was not validated"
 [ -z "$(bind_txt "_acme-challenge.pledge-0003.$BIND_ZONE")" ] || fail "pledge-0003's dns-01 record is still published"
+[ "$(sqlite3 "$DB" "SELECT COUNT(*) FROM acme_preauth")" = 0 ] || fail "the refused pre-authorization is still stored"
+
+# Expiry honoured: an authorization the CA gives 6 s is used while it
+# holds, then (after a restart, which clears the refusal's back-off) the
+# stored one has expired and the domain is authorized again.
+stop_daemon owner || fail "owner registrar did not stop"
+rm -f "$TEST_TMP/resp/refuse-newauthz"
+echo 6 >"$TEST_TMP/resp/authz-lifetime"
+start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar did not restart"
+enroll pledge-0004
+[ "$(count "newAuthz $BIND_ZONE\$")" = 2 ] || fail "no new pre-authorization after the refusal"
+exp=$(sqlite3 "$DB" "SELECT expires FROM acme_preauth WHERE domain = '$BIND_ZONE'")
+[ -n "$exp" ] && [ "$exp" -le $(($(date +%s) + 6)) ] || fail "the stored expiry is not the CA's (6 s): '$exp'"
+while [ "$(date +%s)" -le "$exp" ]; do sleep 0.2; done
+enroll pledge-0004
+[ "$(count "newAuthz $BIND_ZONE\$")" = 3 ] || fail "the expired pre-authorization was relied on"
+grep -q "the stored pre-authorization of $BIND_ZONE has expired" "$TEST_TMP/owner.log" ||
+	fail "the expiry was not logged"
+rm -f "$TEST_TMP/resp/authz-lifetime"
 
 # Retry-After honoured: a short rateLimited on newOrder is sat out and
 # retried once; a processing order is polled no sooner than its
@@ -137,7 +187,7 @@ grep -q "failed to create the ACME order: urn:ietf:params:acme:error:rateLimited
 	"$TEST_TMP/owner.log" || fail "the rateLimited newOrder was not retried after its Retry-After"
 [ "$(count "finalize pledge-0001")" = 2 ] || fail "the second pledge-0001 order was not finalized"
 [ "$(count "early-poll")" = 0 ] || fail "the processing order was polled before its Retry-After ($(count early-poll) times)"
-[ "$(count "cert-pkcs7")" = 4 ] || fail "the slow order's certificate was not downloaded"
+[ "$(count "cert-pkcs7")" = 7 ] || fail "the slow order's certificate was not downloaded"
 # A longer rate limit is not sat out by a worker: the job waits as long as
 # the CA said (Retry-After 7 > 5 s, plus the one second the whole-second job
 # clock needs), and the pledge's next 202 tells it the time that is left

@@ -31,7 +31,11 @@ with 429 rateLimited and Retry-After: 1 (event "rateLimited 1"), the file
 DIR/ratelimit-long the same with Retry-After: 7 ("rateLimited 7"); while
 DIR/slow-finalize exists, finalize leaves the order "processing" with
 Retry-After: 2 for two seconds, and a poll before then is logged as
-early-poll.
+early-poll. Every authorization carries "expires": its creation plus the
+seconds in DIR/authz-lifetime when that file exists (else 7 days), and is
+"expired" from then on. A pre-authorization (made by newAuthz) reads as
+"deactivated" while refuse-newauthz exists. Each POST-as-GET of an
+authorization is logged as "authz-get VALUE STATUS".
 
 usage: acme-newauthz-responder.py DIR DNS_PORT  (writes DIR/port, DIR/ca.pem,
 DIR/tls-ca.pem, DIR/events; serves until killed)
@@ -126,8 +130,22 @@ def new_nonce():
     return n
 
 
+def rfc3339(t):
+    return datetime.datetime.utcfromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def authz_status(a):
+    if a["status"] in ("pending", "valid") and time.time() >= a["expires"]:
+        return "expired"
+    if a.get("pre") and a["status"] == "valid" and \
+            os.path.exists(os.path.join(DIR, "refuse-newauthz")):
+        return "deactivated"
+    return a["status"]
+
+
 def authz_json(a):
-    return {"status": a["status"], "identifier": {"type": "dns", "value": a["value"]},
+    return {"status": authz_status(a), "identifier": {"type": "dns", "value": a["value"]},
+            "expires": rfc3339(a["expires"]),
             "challenges": [{"type": "dns-01", "url": BASE + "/chall/" + a["id"],
                             "token": a["token"], "status": a["chall"]}]}
 
@@ -143,8 +161,14 @@ def order_json(o):
 
 def new_authz(value):
     i = b64u(secrets.token_bytes(9))
+    life = 7 * 86400
+    try:
+        with open(os.path.join(DIR, "authz-lifetime")) as f:
+            life = int(f.read().strip())
+    except FileNotFoundError:
+        pass
     AUTHZ[i] = {"id": i, "value": value, "status": "pending", "chall": "pending",
-                "token": b64u(secrets.token_bytes(16))}
+                "token": b64u(secrets.token_bytes(16)), "expires": int(time.time()) + life}
     return AUTHZ[i]
 
 
@@ -156,7 +180,7 @@ def covered(name):
     for a in AUTHZ.values():
         if refusing and name != a["value"]:
             continue
-        if a["status"] == "valid" and (name == a["value"] or name.endswith("." + a["value"])):
+        if authz_status(a) == "valid" and (name == a["value"] or name.endswith("." + a["value"])):
             return a
     return None
 
@@ -258,12 +282,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise Problem(403, "rejectedIdentifier",
                               "pre-authorization of %s is not allowed" % ident["value"])
             a = new_authz(ident["value"])
+            a["pre"] = True
             event("newAuthz " + a["value"])
             self.send(201, authz_json(a), headers=[("Location", BASE + "/authz/" + a["id"])])
         elif path.startswith("/authz/") and payload is None:
             a = AUTHZ.get(path[7:])
             if not a:
                 raise Problem(404, "malformed", "no such authorization")
+            event("authz-get %s %s" % (a["value"], authz_status(a)))
             self.send(200, authz_json(a))
         elif path.startswith("/chall/"):
             a = AUTHZ.get(path[7:])

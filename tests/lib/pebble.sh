@@ -8,6 +8,7 @@
 #                             # PEBBLE_LOG
 #   pebble_count PATTERN      # how many log lines match (grep -c)
 #   pebble_root FILE          # write the root that issued the certificates
+#   pebble_intermediate FILE  # write the intermediate that signs them
 #   pebble_restart            # the same Pebble again, with no accounts or orders
 #   pebble_stop               # also run on exit (see below)
 #
@@ -120,6 +121,11 @@ pebble_count() {
 pebble_root() {
 	curl -sf --max-time 5 --cacert "$PEBBLE_CA" -o "$1" \
 		"https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0"
+}
+
+pebble_intermediate() {
+	curl -sf --max-time 5 --cacert "$PEBBLE_CA" -o "$1" \
+		"https://127.0.0.1:$PEBBLE_MGMT_PORT/intermediates/0"
 }
 
 # Stop Pebble and start it again on the same ports with the same TLS

@@ -631,13 +631,55 @@ static void test_hook(void **state)
 	}
 }
 
+/* RFC 3339 times as ACME servers write them (authorization "expires"),
+ * compared with date(1)'s answers; and what is not one. */
+static void test_time_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		int64_t want;
+	} good[] = {
+	        {"1970-01-01T00:00:00Z", 0},
+	        {"2026-11-30T07:41:12Z", 1796024472},
+	        {"2026-11-30T07:41:12.123456789Z", 1796024472},
+	        {"2026-11-30T08:41:12+01:00", 1796024472},
+	        {"2026-11-30T06:11:12-01:30", 1796024472},
+	        {"2000-02-29T23:59:59z", 951868799},
+	        {"1969-12-31T23:59:59Z", -1},
+	        {"2100-03-01t00:00:00Z", 4107542400},
+	};
+	static const char *const bad[] = {
+	        "",
+	        "2026-11-30",
+	        "2026-11-30T07:41:12",
+	        "2026-13-30T07:41:12Z",
+	        "2026-11-30T24:41:12Z",
+	        "2026-11-30 07:41:12Z",
+	        "2026-11-30T07:41:12.Z",
+	        "2026-11-30T07:41:12Zjunk",
+	        "2026-11-30T07:41:12+0100",
+	        "26-11-30T07:41:12Z",
+	        "2026-1a-30T07:41:12Z",
+	};
+	int64_t t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(acme_time_parse(good[i].in, &t), VOUCHER_OK);
+		assert_int_equal(t, good[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(acme_time_parse(bad[i], &t), VOUCHER_E_MALFORMED);
+	assert_int_equal(acme_time_parse(NULL, &t), VOUCHER_E_MALFORMED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_b64url),    cmocka_unit_test(test_nonce_pool),
 	        cmocka_unit_test(test_problem),   cmocka_unit_test(test_jws),
 	        cmocka_unit_test(test_key_authz), cmocka_unit_test(test_pkcs7),
-	        cmocka_unit_test(test_hook),
+	        cmocka_unit_test(test_hook),      cmocka_unit_test(test_time_parse),
 	};
 
 	gnutls_global_init();

@@ -39,6 +39,8 @@ struct fake {
 	atomic_uint per_job[MAX_JOBS + 1];
 	atomic_uint overlap; /* two calls for one job at once */
 	atomic_uint busy[MAX_JOBS + 1];
+	atomic_uint reenrolls; /* calls with req->reenroll set */
+	atomic_uint enrolls;   /* calls without */
 };
 
 static voucher_err fake_issue(void *backend, const struct creg_ca_request *req,
@@ -49,6 +51,7 @@ static voucher_err fake_issue(void *backend, const struct creg_ca_request *req,
 
 	creg_ca_result_init(res);
 	atomic_fetch_add(&f->calls, 1);
+	atomic_fetch_add(req->reenroll ? &f->reenrolls : &f->enrolls, 1);
 	if (req->job_id >= 1 && req->job_id <= MAX_JOBS) {
 		if (atomic_fetch_add(&f->busy[req->job_id], 1) != 0)
 			atomic_fetch_add(&f->overlap, 1);
@@ -151,16 +154,22 @@ static void csr_of(unsigned i, uint8_t csr[16], uint8_t sha[32])
 	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, csr, 16, sha), 0);
 }
 
-static unsigned ask(struct fixture *fx, unsigned i, const char *serial,
-                    struct creg_enroll_answer *a)
+static unsigned ask_re(struct fixture *fx, unsigned i, const char *serial, bool reenroll,
+                       struct creg_enroll_answer *a)
 {
 	uint8_t csr[16], sha[32];
 
 	csr_of(i, csr, sha);
 	creg_enroll_answer_free(a);
 	creg_enroll_answer_init(a);
-	creg_enroll_request(fx->e, csr, sizeof(csr), sha, serial, "owner", a);
+	creg_enroll_request(fx->e, csr, sizeof(csr), sha, serial, "owner", reenroll, a);
 	return a->status;
+}
+
+static unsigned ask(struct fixture *fx, unsigned i, const char *serial,
+                    struct creg_enroll_answer *a)
+{
+	return ask_re(fx, i, serial, false, a);
 }
 
 static bool run(struct fixture *fx)
@@ -333,6 +342,53 @@ static void test_pool_first_wait(void **state)
 	creg_enroll_answer_free(&a);
 }
 
+/* simplereenroll: the flag is kept with the job, so the backend gets it
+ * from whoever runs the job, also after the store was closed and opened
+ * again (a restart); the issued certificate is found again by the SHA-256
+ * of its DER (the LDevID coming back as a TLS client certificate). */
+static void test_reenroll_flag(void **state)
+{
+	struct fixture *fx = *state;
+	struct creg_enroll_answer a;
+	struct store_job job = {0};
+	struct store_cert c = {0};
+	char err[STORE_ERRLEN] = "";
+	uint8_t cert[40], h[32];
+
+	start(fx, 0, 0);
+	creg_enroll_answer_init(&a);
+	fx->fake.next = CREG_CA_ISSUED;
+	assert_int_equal(ask_re(fx, 21, "SN21", true, &a), 202);
+	assert_int_equal(ask_re(fx, 22, "SN22", false, &a), 202);
+	assert_int_equal(store_job_get(fx->store, a.job_id, &job, err, sizeof(err)), VOUCHER_OK);
+	assert_false(job.reenroll);
+	store_job_clear(&job);
+	/* A restart between the request and the worker. */
+	creg_enroll_free(fx->e);
+	fx->e = NULL;
+	store_close(fx->store);
+	assert_int_equal(store_open(fx->path, &fx->store, err, sizeof(err)), VOUCHER_OK);
+	start(fx, 0, 0);
+	assert_true(run(fx));
+	assert_true(run(fx));
+	assert_false(run(fx));
+	assert_int_equal(fx->fake.reenrolls, 1);
+	assert_int_equal(fx->fake.enrolls, 1);
+	assert_int_equal(ask_re(fx, 21, "SN21", true, &a), 200);
+
+	/* The fake's certificate for the first job, by its hash: SN21's. */
+	memset(cert, 0, sizeof(cert));
+	snprintf((char *)cert, sizeof(cert), "cert for job %lld", 1LL);
+	assert_int_equal(gnutls_hash_fast(GNUTLS_DIG_SHA256, cert, sizeof(cert), h), 0);
+	assert_int_equal(store_cert_get_by_hash(fx->store, h, &c, err, sizeof(err)), VOUCHER_OK);
+	assert_string_equal(c.serial, "SN21");
+	store_cert_clear(&c);
+	h[0] ^= 1;
+	assert_int_equal(store_cert_get_by_hash(fx->store, h, &c, err, sizeof(err)),
+	                 VOUCHER_E_NOT_FOUND);
+	creg_enroll_answer_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +396,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_retry_and_failure, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_two_workers, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pool_first_wait, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reenroll_flag, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
