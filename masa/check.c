@@ -260,6 +260,15 @@ static struct {
 	int used;
 } owner_cache[OWNER_CACHE_SLOTS];
 static pthread_mutex_t owner_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t owner_cache_hits, owner_cache_misses; /* guarded by owner_cache_mu */
+
+void masa_owner_cache_stats(uint64_t *hits, uint64_t *misses)
+{
+	pthread_mutex_lock(&owner_cache_mu);
+	*hits = owner_cache_hits;
+	*misses = owner_cache_misses;
+	pthread_mutex_unlock(&owner_cache_mu);
+}
 
 static int owner_cache_key(const struct store_owner *o, const struct voucher_verified *v,
                            uint8_t key[32])
@@ -286,6 +295,10 @@ static int owner_cache_hit(const uint8_t key[32])
 	pthread_mutex_lock(&owner_cache_mu);
 	hit = owner_cache[slot].used && memcmp(owner_cache[slot].key, key, 32) == 0 &&
 	      time(NULL) < owner_cache[slot].until;
+	if (hit)
+		owner_cache_hits++;
+	else
+		owner_cache_misses++;
 	pthread_mutex_unlock(&owner_cache_mu);
 	return hit;
 }

@@ -66,6 +66,25 @@ static voucher_err masa_reload(struct svc_daemon *d, void *app, char *err, size_
 	return VOUCHER_OK;
 }
 
+/* The MASA's caches for /metrics: owner validations, and the chain
+ * validations of the manufacturer CAs (pledges' IDevIDs). */
+static voucher_err masa_cache_metrics(void *app, struct brski_buf *out)
+{
+	struct masa_keys *k = masa_app_get_keys(app);
+	struct voucher_trust_stats st = {0};
+	uint64_t hits = 0, misses = 0;
+	voucher_err r;
+
+	masa_owner_cache_stats(&hits, &misses);
+	r = svc_daemon_cache_metric(out, "masa_owner_validation", hits, misses);
+	if (k)
+		voucher_trust_stats(k->manufacturer, &st);
+	if (r == VOUCHER_OK)
+		r = svc_daemon_cache_metric(out, "manufacturer_chain", st.hits, st.misses);
+	masa_app_put_keys(app, k);
+	return r;
+}
+
 static void masa_fini(struct svc_daemon *d, void *app)
 {
 	(void)d;
@@ -93,6 +112,7 @@ int main(int argc, char **argv)
 	        .init = masa_init,
 	        .reload = masa_reload,
 	        .fini = masa_fini,
+	        .cache_metrics = masa_cache_metrics,
 	};
 	return svc_daemon_main(&masad, argc, argv);
 }

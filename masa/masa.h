@@ -124,6 +124,8 @@ struct masa_input {
  * On success out holds everything found; on failure f says which check. */
 voucher_err masa_check(const struct masa_keys *k, struct store *s, const struct masa_input *in,
                        unsigned flags, struct masa_rvr *out, struct masa_fail *f);
+/* Counters of the cache of successful owner validations (check.c). */
+void masa_owner_cache_stats(uint64_t *hits, uint64_t *misses);
 
 /* ---- the voucher ------------------------------------------------------- */
 

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <voucher/x509.h>
+
 #include "common/str.h"
 #include "service/daemon.h"
 #include "service/log.h"
@@ -78,6 +80,45 @@ voucher_err svc_handle_healthz(const struct svc_req *req, struct svc_resp *resp)
 	return svc_resp_text(resp, 200, "ok");
 }
 
+voucher_err svc_daemon_cache_metric(struct brski_buf *out, const char *name, uint64_t hits,
+                                    uint64_t misses)
+{
+	return brski_buf_printf(out,
+	                        "brski_cache_hits_total{cache=\"%s\"} %llu\n"
+	                        "brski_cache_misses_total{cache=\"%s\"} %llu\n",
+	                        name, (unsigned long long)hits, name, (unsigned long long)misses);
+}
+
+/* The counters of every cache on the request path (docs/PERFORMANCE.md
+ * lists them and what keys each). */
+static voucher_err cache_metrics(struct svc_daemon *d, struct brski_buf *out)
+{
+	struct voucher_trust_stats st;
+	uint64_t hits = 0, misses = 0;
+	voucher_err r;
+
+	r = brski_buf_puts(out, "# HELP brski_cache_hits_total Lookups answered by a cache.\n"
+	                        "# TYPE brski_cache_hits_total counter\n"
+	                        "# HELP brski_cache_misses_total Lookups a cache could not "
+	                        "answer.\n"
+	                        "# TYPE brski_cache_misses_total counter\n");
+	svc_http_cache_stats(&hits, &misses);
+	if (r == VOUCHER_OK)
+		r = svc_daemon_cache_metric(out, "tls_peer_verdict", hits, misses);
+	voucher_trust_temporary_stats(&st);
+	if (r == VOUCHER_OK)
+		r = svc_daemon_cache_metric(out, "chain_temporary_anchor", st.hits, st.misses);
+	voucher_trust_shared_stats(&st);
+	if (r == VOUCHER_OK)
+		r = svc_daemon_cache_metric(out, "chain_shared", st.hits, st.misses);
+	voucher_x509_cache_stats(&st);
+	if (r == VOUCHER_OK)
+		r = svc_daemon_cache_metric(out, "x509_facts", st.hits, st.misses);
+	if (r == VOUCHER_OK && d->def->cache_metrics)
+		r = d->def->cache_metrics(d->app, out);
+	return r;
+}
+
 voucher_err svc_handle_metrics(const struct svc_req *req, struct svc_resp *resp)
 {
 	struct svc_daemon *d = req->daemon;
@@ -87,6 +128,8 @@ voucher_err svc_handle_metrics(const struct svc_req *req, struct svc_resp *resp)
 		return VOUCHER_ENOTSUP;
 	brski_buf_reset(&resp->body);
 	r = svc_metrics_render(d->metrics, &resp->body);
+	if (r == VOUCHER_OK)
+		r = cache_metrics(d, &resp->body);
 	if (r != VOUCHER_OK)
 		return r;
 	resp->status = 200;

@@ -61,7 +61,15 @@ struct svc_daemon_def {
 	voucher_err (*reload)(struct svc_daemon *d, void *app, char *err, size_t errlen);
 	/* After the listeners stopped. May be NULL. */
 	void (*fini)(struct svc_daemon *d, void *app);
+	/* The program's own cache counters for /metrics: append lines
+	 * made with svc_daemon_cache_metric. May be NULL. */
+	voucher_err (*cache_metrics)(void *app, struct brski_buf *out);
 };
+
+/* One cache's counters as /metrics lines (brski_cache_hits_total and
+ * brski_cache_misses_total, label cache="name"). */
+voucher_err svc_daemon_cache_metric(struct brski_buf *out, const char *name, uint64_t hits,
+                                    uint64_t misses);
 
 /* Run the program: returns the exit status for main(). */
 int svc_daemon_main(const struct svc_daemon_def *def, int argc, char **argv);

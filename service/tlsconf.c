@@ -8,6 +8,8 @@
 
 #include <gnutls/x509.h>
 
+#include <voucher/x509.h>
+
 #include "common/str.h"
 #include "service/tlsconf.h"
 
@@ -25,6 +27,13 @@ struct svc_trust {
 	_Atomic unsigned refs;
 	gnutls_x509_trust_list_t list;
 	size_t count;
+	/* The same anchors in libvoucher, whose validations are cached
+	 * (voucher_trust_check_chain): a chain that passed here passes the
+	 * daemon's own check of the same chain against the same anchors (a
+	 * pledge's voucher-request signer against the manufacturer CAs)
+	 * without a second validation, and the other way round. NULL when
+	 * it could not take every anchor: then only list is used. */
+	struct voucher_trust *vt;
 };
 
 static voucher_err load_file(const char *path, gnutls_datum_t *d, char *err, size_t errlen)
@@ -185,6 +194,8 @@ voucher_err svc_trust_new(struct svc_trust **out)
 		free(t);
 		return VOUCHER_ENOMEM;
 	}
+	if (voucher_trust_new(&t->vt) != VOUCHER_OK)
+		t->vt = NULL;
 	atomic_init(&t->refs, 1);
 	*out = t;
 	return VOUCHER_OK;
@@ -219,6 +230,10 @@ voucher_err svc_trust_add_pem(struct svc_trust *t, const uint8_t *pem, size_t le
 		return VOUCHER_E_CERT;
 	}
 	t->count += n;
+	if (t->vt && voucher_trust_add_pem(t->vt, pem, len) != VOUCHER_OK) {
+		voucher_trust_free(t->vt);
+		t->vt = NULL;
+	}
 	return VOUCHER_OK;
 }
 
@@ -254,11 +269,21 @@ void svc_trust_unref(struct svc_trust *t)
 	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	gnutls_x509_trust_list_deinit(t->list, 1);
+	voucher_trust_free(t->vt);
 	free(t);
 }
 
 voucher_err svc_trust_verify(const struct svc_trust *t, const struct svc_der *chain, size_t n,
                              char *reason, size_t reason_len)
+{
+	time_t from, until;
+
+	return svc_trust_verify_window(t, chain, n, reason, reason_len, &from, &until);
+}
+
+voucher_err svc_trust_verify_window(const struct svc_trust *t, const struct svc_der *chain,
+                                    size_t n, char *reason, size_t reason_len, time_t *from,
+                                    time_t *until)
 {
 	gnutls_x509_crt_t crts[BRSKI_MAX_CERT_CHAIN] = {0};
 	unsigned status = 0;
@@ -267,6 +292,8 @@ voucher_err svc_trust_verify(const struct svc_trust *t, const struct svc_der *ch
 	voucher_err r = VOUCHER_OK;
 	int ret;
 
+	*from = 0;
+	*until = 0;
 	if (n == 0) {
 		snprintf(reason, reason_len, "no certificate");
 		return VOUCHER_E_UNAUTHENTICATED;
@@ -280,6 +307,18 @@ voucher_err svc_trust_verify(const struct svc_trust *t, const struct svc_der *ch
 		snprintf(reason, reason_len, "no trust anchors for client certificates here");
 		return VOUCHER_E_UNTRUSTED;
 	}
+	if (t->vt) {
+		const uint8_t *der[BRSKI_MAX_CERT_CHAIN];
+		size_t len[BRSKI_MAX_CERT_CHAIN];
+		for (size_t i = 0; i < n; i++) {
+			der[i] = chain[i].data;
+			len[i] = chain[i].len;
+		}
+		/* A pass (often from the cache) is the answer; a failure
+		 * is validated again below for its reason. */
+		if (voucher_trust_check_chain(t->vt, der, len, n, from, until) == VOUCHER_OK)
+			return VOUCHER_OK;
+	}
 	for (; loaded < n; loaded++) {
 		gnutls_datum_t d = {(unsigned char *)chain[loaded].data,
 		                    (unsigned)chain[loaded].len};
@@ -291,6 +330,18 @@ voucher_err svc_trust_verify(const struct svc_trust *t, const struct svc_der *ch
 			loaded++;
 			goto out;
 		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		time_t b = gnutls_x509_crt_get_activation_time(crts[i]);
+		time_t a = gnutls_x509_crt_get_expiration_time(crts[i]);
+		if (b == (time_t)-1 || a == (time_t)-1) {
+			*from = *until = 0; /* unreadable: nothing to bound */
+			break;
+		}
+		if (i == 0 || b > *from)
+			*from = b;
+		if (i == 0 || a < *until)
+			*until = a;
 	}
 	ret = gnutls_x509_trust_list_verify_crt2(t->list, crts, (unsigned)n, NULL, 0, 0, &status,
 	                                         NULL);

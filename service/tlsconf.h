@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
@@ -58,6 +59,16 @@ void svc_trust_unref(struct svc_trust *t); /* NULL ok */
  * VOUCHER_E_CERT with a reason a person can read. Thread-safe. */
 voucher_err svc_trust_verify(const struct svc_trust *t, const struct svc_der *chain, size_t n,
                              char *reason, size_t reason_len);
+/* The same, and the window in which the answer holds as far as time goes:
+ * *from is the latest notBefore and *until the earliest notAfter of the
+ * chain's certificates (both 0 when they could not be read: then the
+ * answer is not to be kept). The anchors of t never change once t is
+ * shared (a reload makes a new svc_trust), so the same chain against the
+ * same t gets the same answer while from <= now <= until: service/http.c
+ * keeps it per TLS connection on that basis. */
+voucher_err svc_trust_verify_window(const struct svc_trust *t, const struct svc_der *chain,
+                                    size_t n, char *reason, size_t reason_len, time_t *from,
+                                    time_t *until);
 
 /* Channel binding of an established session: tls-unique under TLS 1.2,
  * tls-exporter (RFC 9266) under TLS 1.3. Copies at most cap bytes to out.

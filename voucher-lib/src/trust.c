@@ -27,6 +27,14 @@ struct cache_slot {
 	uint8_t path_len;  /* issuers after the signer */
 	uint8_t path[BRSKI_MAX_CERT_CHAIN]; /* their indices in the carried pool */
 	int used;
+	uint8_t anchor[32]; /* shared cache: SHA-256 of the anchor's DER */
+};
+
+/* What a voucher_trust knows of each anchor it was given, for the shared
+ * cache: the SHA-256 of its DER and of its subject Name. */
+struct anchor_id {
+	uint8_t der[32];
+	uint8_t subject[32];
 };
 
 struct voucher_trust {
@@ -36,6 +44,8 @@ struct voucher_trust {
 	pthread_mutex_t lock; /* guards slots and counters */
 	struct cache_slot slots[VOUCHER_TRUST_CACHE_SLOTS];
 	struct voucher_trust_stats st;
+	struct anchor_id *anchors; /* n_anchors entries, in the order added */
+	size_t n_anchors;
 };
 
 voucher_err voucher_trust_new(struct voucher_trust **out)
@@ -68,6 +78,7 @@ void voucher_trust_free(struct voucher_trust *t)
 		return;
 	gnutls_x509_trust_list_deinit(t->tl, 1);
 	pthread_mutex_destroy(&t->lock);
+	free(t->anchors);
 	free(t);
 }
 
@@ -76,13 +87,43 @@ size_t voucher_trust_count(const struct voucher_trust *t)
 	return t ? t->count : 0;
 }
 
+static voucher_err anchor_id_of(gnutls_x509_crt_t crt, struct anchor_id *id)
+{
+	gnutls_datum_t der = {NULL, 0}, dn = {NULL, 0};
+	int rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
+	if (rc >= 0)
+		rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, id->der);
+	if (rc >= 0)
+		rc = gnutls_x509_crt_get_raw_dn(crt, &dn);
+	if (rc >= 0)
+		rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, dn.data, dn.size, id->subject);
+	gnutls_free(der.data);
+	gnutls_free(dn.data);
+	return vl_gnutls_err(rc, VOUCHER_E_CERT);
+}
+
 /* Hand parsed certificates to the trust list, which then owns them. */
 static voucher_err add_crts(struct voucher_trust *t, gnutls_x509_crt_t *list, unsigned n)
 {
+	struct anchor_id *ids = NULL;
+	voucher_err err = VOUCHER_OK;
+
 	if (t->count + n > MAX_ANCHORS) {
 		for (unsigned i = 0; i < n; i++)
 			gnutls_x509_crt_deinit(list[i]);
 		return VOUCHER_E_TOO_LARGE;
+	}
+	ids = realloc(t->anchors, (t->n_anchors + n) * sizeof(*ids));
+	if (ids == NULL)
+		err = VOUCHER_ENOMEM;
+	else
+		t->anchors = ids;
+	for (unsigned i = 0; i < n && err == VOUCHER_OK; i++)
+		err = anchor_id_of(list[i], &ids[t->n_anchors + i]);
+	if (err != VOUCHER_OK) {
+		for (unsigned i = 0; i < n; i++)
+			gnutls_x509_crt_deinit(list[i]);
+		return err;
 	}
 	int rc = gnutls_x509_trust_list_add_cas(t->tl, list, n, 0);
 	if (rc < 0) {
@@ -91,6 +132,7 @@ static voucher_err add_crts(struct voucher_trust *t, gnutls_x509_crt_t *list, un
 		return vl_gnutls_err(rc, VOUCHER_E_CERT);
 	}
 	t->count += (size_t)rc;
+	t->n_anchors += n;
 	/* New anchors can make a failed chain pass but never the reverse, so
 	 * the cache (successes only) stays valid. */
 	return VOUCHER_OK;
@@ -193,6 +235,106 @@ static struct voucher_trust temporary_cache = {
 void voucher_trust_temporary_stats(struct voucher_trust_stats *st)
 {
 	voucher_trust_stats(&temporary_cache, st);
+}
+
+/* Validations against trust lists, shared by every voucher_trust of the
+ * process. An entry is keyed like a trust list's (the carried chain) and
+ * names the anchor the path ended at; it answers for any trust list that
+ * holds that same anchor (the SHA-256 of its DER) as its only anchor with
+ * that subject Name, because GnuTLS then builds and checks the same path
+ * against the same anchor. Entries are kept while every certificate of
+ * the path is within its validity; failures are never kept; anchors only
+ * ever get added to a trust list (a reload builds a new one), and an
+ * added anchor can make a failure pass, never a pass fail. Why: a daemon
+ * validates a pledge's IDevID chain twice, for its TLS client certificate
+ * (service/tlsconf.c, the listener's anchors) and for the signer of its
+ * voucher-request (the manufacturer CAs): perf put the second at 15 % of
+ * cloudregd's CPU per pledge. */
+static struct voucher_trust shared_cache = {
+        .cache_on = 1,
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+void voucher_trust_shared_stats(struct voucher_trust_stats *st)
+{
+	voucher_trust_stats(&shared_cache, st);
+}
+
+/* Whether t holds the anchor whose DER hashes to der as its only anchor
+ * with that subject Name. */
+static int anchor_unique(const struct voucher_trust *t, const uint8_t der[32])
+{
+	const struct anchor_id *found = NULL;
+
+	for (size_t i = 0; i < t->n_anchors && found == NULL; i++)
+		if (memcmp(t->anchors[i].der, der, 32) == 0)
+			found = &t->anchors[i];
+	if (found == NULL)
+		return 0;
+	for (size_t i = 0; i < t->n_anchors; i++)
+		if (memcmp(t->anchors[i].subject, found->subject, 32) == 0 &&
+		    memcmp(t->anchors[i].der, der, 32) != 0)
+			return 0;
+	return 1;
+}
+
+/* The anchor a validated path ended at, when t tells it without doubt:
+ * the top of the path itself when it is self-signed and an anchor, else
+ * the one anchor whose subject is the top's issuer. 0 when found. */
+static int path_anchor(const struct voucher_trust *t, gnutls_x509_crt_t top,
+                       const gnutls_datum_t *top_der, uint8_t out[32])
+{
+	gnutls_datum_t dn = {NULL, 0};
+	uint8_t issuer[32];
+	const struct anchor_id *found = NULL;
+
+	if (gnutls_x509_crt_check_issuer(top, top)) {
+		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, top_der->data, top_der->size, out) < 0)
+			return -1;
+		return anchor_unique(t, out) ? 0 : -1;
+	}
+	if (gnutls_x509_crt_get_raw_issuer_dn(top, &dn) < 0)
+		return -1;
+	int rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, dn.data, dn.size, issuer);
+	gnutls_free(dn.data);
+	if (rc < 0)
+		return -1;
+	for (size_t i = 0; i < t->n_anchors; i++) {
+		if (memcmp(t->anchors[i].subject, issuer, 32) != 0)
+			continue;
+		if (found != NULL && memcmp(found->der, t->anchors[i].der, 32) != 0)
+			return -1; /* two anchors with that Name */
+		found = &t->anchors[i];
+	}
+	if (found == NULL)
+		return -1;
+	memcpy(out, found->der, 32);
+	return 0;
+}
+
+/* A shared entry for key that holds now and whose anchor t holds. */
+static int shared_lookup(const struct voucher_trust *t, const uint8_t key[32], time_t now,
+                         struct cache_slot *hit_out)
+{
+	struct cache_slot *s =
+	        &shared_cache.slots[((size_t)key[0] << 8 | key[1]) % VOUCHER_TRUST_CACHE_SLOTS];
+	int hit;
+
+	pthread_mutex_lock(&shared_cache.lock);
+	hit = s->used && memcmp(s->key, key, 32) == 0 && now >= s->not_before &&
+	      now <= s->not_after;
+	if (hit)
+		*hit_out = *s;
+	pthread_mutex_unlock(&shared_cache.lock);
+	/* t's anchors do not change while t is in use */
+	hit = hit && anchor_unique(t, hit_out->anchor);
+	pthread_mutex_lock(&shared_cache.lock);
+	if (hit)
+		shared_cache.st.hits++;
+	else
+		shared_cache.st.misses++;
+	pthread_mutex_unlock(&shared_cache.lock);
+	return hit;
 }
 
 struct path {
@@ -387,8 +529,10 @@ static voucher_err record_chain(struct voucher_verified *v, const gnutls_datum_t
 	return err;
 }
 
-voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datum_t *signer_der,
-                            const gnutls_datum_t *certs, size_t ncerts, struct voucher_verified *v)
+/* vl_chain_verify, and the window in which its answer holds. */
+static voucher_err chain_verify(const struct voucher_trust *trust, const gnutls_datum_t *signer_der,
+                                const gnutls_datum_t *certs, size_t ncerts,
+                                struct voucher_verified *v, time_t *from, time_t *until)
 {
 	gnutls_x509_crt_t parsed[BRSKI_MAX_CERT_CHAIN] = {NULL};
 	const gnutls_datum_t *pool[BRSKI_MAX_CERT_CHAIN];
@@ -422,7 +566,13 @@ voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datu
 	struct cache_slot hit;
 	if ((err = carried_key(signer_der, pool, npool, entry.key)) != VOUCHER_OK)
 		return err;
-	if (cache_lookup(cache, entry.key, now, &hit)) {
+	int own = cache_lookup(cache, entry.key, now, &hit);
+	if (own ||
+	    (trust != NULL && trust->cache_on && shared_lookup(trust, entry.key, now, &hit))) {
+		*from = hit.not_before;
+		*until = hit.not_after;
+		if (!own)
+			cache_store(trust, &hit, 1); /* from the shared cache: keep it here too */
 		err = record_chain(v, signer_der, pool, npool, hit.path, hit.path_len);
 		if (err != VOUCHER_OK)
 			chain_clear(v);
@@ -455,12 +605,17 @@ voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datu
 	}
 	if ((err = check_times(&p, now, &entry.not_before, &entry.not_after)) != VOUCHER_OK)
 		goto out;
+	*from = entry.not_before;
+	*until = entry.not_after;
 	if (trust != NULL) {
 		err = validate(trust->tl, &p);
 		entry.used = 1;
 		cache_store(trust, &entry, err == VOUCHER_OK);
 		if (err != VOUCHER_OK)
 			goto out;
+		if (trust->cache_on &&
+		    path_anchor(trust, p.crt[p.n - 1], p.der[p.n - 1], entry.anchor) == 0)
+			cache_store(&shared_cache, &entry, 1);
 	} else {
 		err = validate_temporary(&p);
 		entry.used = 1;
@@ -477,5 +632,40 @@ out:
 		gnutls_x509_crt_deinit(parsed[i]);
 	if (err != VOUCHER_OK)
 		chain_clear(v);
+	return err;
+}
+
+voucher_err vl_chain_verify(const struct voucher_trust *trust, const gnutls_datum_t *signer_der,
+                            const gnutls_datum_t *certs, size_t ncerts, struct voucher_verified *v)
+{
+	time_t from, until;
+
+	return chain_verify(trust, signer_der, certs, ncerts, v, &from, &until);
+}
+
+voucher_err voucher_trust_check_chain(const struct voucher_trust *t, const uint8_t *const *der,
+                                      const size_t *der_len, size_t n, time_t *not_before,
+                                      time_t *not_after)
+{
+	gnutls_datum_t certs[BRSKI_MAX_CERT_CHAIN];
+	struct voucher_verified v;
+	voucher_err err;
+
+	if (t == NULL || der == NULL || der_len == NULL || n == 0 || not_before == NULL ||
+	    not_after == NULL)
+		return VOUCHER_EINVAL;
+	*not_before = *not_after = 0;
+	if (n > BRSKI_MAX_CERT_CHAIN)
+		return VOUCHER_E_TOO_LARGE;
+	for (size_t i = 0; i < n; i++) {
+		if (der[i] == NULL || der_len[i] == 0 || der_len[i] > VL_MAX_CERT)
+			return VOUCHER_E_CERT;
+		certs[i] = (gnutls_datum_t){(unsigned char *)der[i], (unsigned)der_len[i]};
+	}
+	memset(&v, 0, sizeof(v));
+	err = chain_verify(t, &certs[0], certs + 1, n - 1, &v, not_before, not_after);
+	chain_clear(&v);
+	if (err != VOUCHER_OK)
+		*not_before = *not_after = 0;
 	return err;
 }

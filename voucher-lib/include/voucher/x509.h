@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <voucher/error.h>
 #include <voucher/export.h>
@@ -100,6 +101,20 @@ VOUCHER_API void voucher_trust_set_cache(struct voucher_trust *t, int enabled);
  * keyed by the exact carried DER, kept while every certificate of the
  * path is within its validity, failures never kept. Thread-safe. */
 VOUCHER_API void voucher_trust_temporary_stats(struct voucher_trust_stats *st);
+/* The counters of the process-wide cache shared by every trust list: a
+ * validation against one list answers for another list that holds the
+ * same anchor (by the SHA-256 of its DER) as its only anchor with that
+ * subject Name. Thread-safe. */
+VOUCHER_API void voucher_trust_shared_stats(struct voucher_trust_stats *st);
+/* Validate a certificate chain (der[0] the leaf, then the others in any
+ * order, at most BRSKI_MAX_CERT_CHAIN) against t now, as voucher_verify
+ * validates a signer's chain, through the same caches. On success
+ * *not_before / *not_after bound the time in which the answer holds (the
+ * latest notBefore and the earliest notAfter on the path); 0 otherwise.
+ * VOUCHER_E_UNTRUSTED, VOUCHER_E_EXPIRED, VOUCHER_E_CERT as voucher_verify. */
+VOUCHER_API voucher_err voucher_trust_check_chain(const struct voucher_trust *t,
+                                                  const uint8_t *const *der, const size_t *der_len,
+                                                  size_t n, time_t *not_before, time_t *not_after);
 /* The counters of the memo behind voucher_x509_serial_number, _idevid_issuer,
  * _check_cmcra, _spki_sha256 and _ski: what those read from a certificate
  * depends on its DER alone, so it is kept by the SHA-256 of the DER (all of
