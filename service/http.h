@@ -98,5 +98,10 @@ void svc_http_quiesce(struct svc_http *h);
 unsigned svc_http_inflight(const struct svc_http *h);
 /* Stop (closing every connection) and free. NULL ok. */
 void svc_http_stop(struct svc_http *h);
+/* Counters of the per-connection cache of the client chain's verdict
+ * (validated on a connection's first request, kept for the requests that
+ * follow on it while the anchors, the chain and the certificates' validity
+ * hold): process-wide, all listeners. */
+void svc_http_cache_stats(uint64_t *hits, uint64_t *misses);
 
 #endif
