@@ -204,6 +204,23 @@ st=$(post "$MFR" "$D2" pledge-0002 "$TEST_TMP/b.cms")
 [ "$st" = 200 ] || fail "manufacturer B: $st, want 200 ($(cat "$TEST_TMP/b"))"
 voucher_ok "$D2/masa-ca.crt" pledge-0002 "$TEST_TMP/b.cms.nonce" ||
 	fail "manufacturer B: the voucher does not verify with B's MASA anchor"
+# SIGHUP re-reads the file: without its masa_url, manufacturer A's pledges
+# go to the MASA of their IDevID's extension.
+grep -v "^masa_url = $MASA_A2" "$TEST_TMP/manufacturers.conf" >"$TEST_TMP/m.tmp"
+mv "$TEST_TMP/m.tmp" "$TEST_TMP/manufacturers.conf"
+a1=$(metric_masa "$MASA_ADMIN" "$TLS_CA")
+kill -HUP "$(daemon_pid mfr)"
+tries=0
+until grep -q 'reloaded the registrar key' "$TEST_TMP/mfr.log"; do
+	tries=$((tries + 1))
+	[ $tries -lt 100 ] || fail "cloudregd did not reload on SIGHUP"
+	sleep 0.1
+done
+pvr "$D" pledge-0001 "$TEST_TMP/a2.cms"
+st=$(post "$MFR" "$D" pledge-0001 "$TEST_TMP/a2.cms")
+[ "$st" = 200 ] || fail "manufacturer A after SIGHUP: $st, want 200 ($(cat "$TEST_TMP/b"))"
+[ "$(metric_masa "$MASA_ADMIN" "$TLS_CA")" = "$((${a1:-0} + 1))" ] ||
+	fail "after SIGHUP manufacturer A's voucher-request did not go to the MASA of its extension"
 # Without B's masa_trust the MASA of B is not trusted: never skipped.
 grep -v '^masa_trust = pki2' "$TEST_TMP/manufacturers.conf" >"$TEST_TMP/manufacturers-nob.conf"
 variant "$D/cloudregd-cloud.conf" "$TEST_TMP/mfr-nob.conf" registrar "manufacturer_ca" \
