@@ -226,10 +226,15 @@ static const struct svc_cfg_item limits_items[] = {
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 
+/* service/store-sqlite.c: how the store reads its file */
+static const struct svc_cfg_item store_items[] = {
+        {"sqlite_mmap_mib", SVC_CFG_INT, 0, 1048576, "2048", NULL, 0, NONE, NULL},
+        {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
+};
+
 const struct svc_cfg_section svc_cfg_schema[] = {
-        {"daemon", daemon_items}, {"brski", brski_items},
-        {"est", est_items},       {"admin", admin_items},
-        {"masa", masa_items},     {"registrar", registrar_items},
-        {"ca", ca_items},         {"acme", acme_items},
-        {"limits", limits_items}, {NULL, NULL},
+        {"daemon", daemon_items}, {"brski", brski_items}, {"est", est_items},
+        {"admin", admin_items},   {"masa", masa_items},   {"registrar", registrar_items},
+        {"ca", ca_items},         {"acme", acme_items},   {"limits", limits_items},
+        {"store", store_items},   {NULL, NULL},
 };

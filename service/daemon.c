@@ -502,7 +502,14 @@ int svc_daemon_main(const struct svc_daemon_def *def, int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	r = store_open(svc_config_str(d.cfg, "daemon", "database"), &d.store, err, sizeof(err));
+	{
+		/* [store] tuning (docs/CONFIG.md); the rest takes the defaults. */
+		int64_t mib = svc_config_int(d.cfg, "store", "sqlite_mmap_mib");
+		struct store_opts so = {.sqlite_mmap = (uint64_t)mib << 20,
+		                        .sqlite_mmap_off = mib == 0};
+		r = store_open_opts(svc_config_str(d.cfg, "daemon", "database"), &so, &d.store, err,
+		                    sizeof(err));
+	}
 	if (r != VOUCHER_OK) {
 		log_err_r(r, "failed to open the store: %s", err);
 		goto out;

@@ -42,6 +42,7 @@ struct sq_ctx {
 	char *path;
 	unsigned pool_max;
 	unsigned busy_ms;
+	uint64_t mmap_bytes; /* PRAGMA mmap_size of each connection */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned nconn; /* open or being opened */
@@ -171,10 +172,18 @@ static voucher_err sq_conn_new(struct sq_ctx *x, struct store_conn **out, char *
 	/* Read the database through a shared memory map rather than a pread
 	 * per page missing from each connection's 2 MiB page cache: with
 	 * many devices a lookup otherwise pays system calls that a small
-	 * store does not (brski bench store). Best effort: SQLite silently
-	 * caps or ignores it where mapping is unavailable; writes still go
-	 * through the WAL. */
-	sqlite3_exec(c->db, "PRAGMA mmap_size=268435456", NULL, NULL, NULL);
+	 * store does not (brski bench store). The map must cover the whole
+	 * file for that: a page past its end is read the slow way again
+	 * ([store] sqlite_mmap_mib, default 2 GiB of address space, which
+	 * costs no memory until touched). Best effort: SQLite silently caps
+	 * it (SQLITE_MAX_MMAP_SIZE) or ignores it where mapping is
+	 * unavailable; writes still go through the WAL. */
+	{
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA mmap_size=%llu",
+		         (unsigned long long)x->mmap_bytes);
+		sqlite3_exec(c->db, pragma, NULL, NULL, NULL);
+	}
 	*out = c;
 	c = NULL;
 	r = VOUCHER_OK;
@@ -253,6 +262,9 @@ static voucher_err sq_open(const char *target, const struct store_opts *opts, vo
 	x->path = strdup(target);
 	x->pool_max = opts->pool_size;
 	x->busy_ms = opts->busy_timeout_ms;
+	x->mmap_bytes = opts->sqlite_mmap_off ? 0
+	                : opts->sqlite_mmap   ? opts->sqlite_mmap
+	                                      : STORE_SQLITE_MMAP_DEFAULT;
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_cond_init(&x->cv, NULL);
 	if (!x->path) {

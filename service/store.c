@@ -491,7 +491,7 @@ out:
 voucher_err store_open_opts(const char *database, const struct store_opts *opts, struct store **out,
                             char *err, size_t errlen)
 {
-	struct store_opts o = {8, 5000, 5};
+	struct store_opts o = {8, 5000, 5, 0, false};
 	const struct store_ops *ops = &store_sqlite_ops;
 	const char *target = database;
 	struct store *s;
@@ -526,6 +526,8 @@ voucher_err store_open_opts(const char *database, const struct store_opts *opts,
 			o.busy_timeout_ms = opts->busy_timeout_ms;
 		if (opts->connect_timeout)
 			o.connect_timeout = opts->connect_timeout;
+		o.sqlite_mmap = opts->sqlite_mmap;
+		o.sqlite_mmap_off = opts->sqlite_mmap_off;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)

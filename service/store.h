@@ -54,7 +54,13 @@ struct store_opts {
 	unsigned pool_size;       /* connections at most; default 8 */
 	unsigned busy_timeout_ms; /* SQLite lock wait; default 5000 */
 	unsigned connect_timeout; /* PostgreSQL connect timeout, s; default 5 */
+	/* SQLite: bytes of the database each connection reads through a
+	 * memory map ([store] sqlite_mmap_mib); 0 here takes the default
+	 * (STORE_SQLITE_MMAP_DEFAULT), sqlite_mmap_off turns the map off. */
+	uint64_t sqlite_mmap;
+	bool sqlite_mmap_off;
 };
+#define STORE_SQLITE_MMAP_DEFAULT (2048ull << 20)
 voucher_err store_open_opts(const char *database, const struct store_opts *opts, struct store **out,
                             char *err, size_t errlen);
 

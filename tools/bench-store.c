@@ -360,7 +360,7 @@ static int req_slice(struct req_daemon *d, uint64_t n, unsigned count, double *c
 /* Both stores behind a masad each, looked up with alternating slices of
  * requests; prints the per-request daemon CPU and returns the ratio. */
 static int full_requests(const char *db_big, uint64_t big, const char *db_small, uint64_t small,
-                         uint64_t seconds, double *ratio)
+                         uint64_t seconds, unsigned warm, double *ratio)
 {
 	struct req_daemon db, ds;
 	char masad[1100];
@@ -373,9 +373,10 @@ static int full_requests(const char *db_big, uint64_t big, const char *db_small,
 	bench_find_daemon("masad", "masa", masad, sizeof(masad));
 	if (req_daemon_start(&db, masad, db_big) < 0 || req_daemon_start(&ds, masad, db_small) < 0)
 		goto out;
-	/* Warm both (TLS session, page cache), then alternate. */
-	if (req_slice(&db, big, 200, &w0, &(unsigned long){0}) < 0 ||
-	    req_slice(&ds, small, 200, &w0, &(unsigned long){0}) < 0)
+	/* Warm both (TLS session, the daemon's map of the file), then
+	 * alternate. */
+	if (req_slice(&db, big, warm, &w0, &(unsigned long){0}) < 0 ||
+	    req_slice(&ds, small, warm, &w0, &(unsigned long){0}) < 0)
 		goto out;
 	double end = bench_now() + (double)seconds;
 	while (bench_now() < end)
@@ -403,7 +404,8 @@ static void store_usage(FILE *out)
 	fprintf(out,
 	        "usage: brski bench store [--devices N] [--small N] [--seconds N]\n"
 	        "                         [--database URI --database-small URI]\n"
-	        "                         [--fill bulk|api] [--warmup MS] [--request]\n\n"
+	        "                         [--fill bulk|api] [--warmup MS] [--request] "
+	        "[--filled]\n\n"
 	        "Fill two stores: one with --devices (default 100000), one with --small\n"
 	        "(default 10000) devices; then look up random serials in both\n"
 	        "(store_device_get), in alternating slices of CPU time, after --warmup\n"
@@ -417,7 +419,11 @@ static void store_usage(FILE *out)
 	        "the full request, a masad (fresh `brski pki init`) on each store answering\n"
 	        "GET /admin/v1/devices/{random serial} over one TLS keep-alive connection,\n"
 	        "in alternating slices of 100; printed as the daemon's CPU per request and\n"
-	        "'request ratio'. A report, never a verdict.\n",
+	        "'request ratio'. --filled: the two databases already hold --devices and\n"
+	        "--small devices from an earlier run with the same sizes (not filled again).\n"
+	        "--sqlite-mmap-mib N: the [store] sqlite_mmap_mib of the stores (default\n"
+	        "2048; 0: no memory map).\n"
+	        "A report, never a verdict.\n",
 	        STORE_BULK_ROWS, STORE_TX_ROWS);
 }
 
@@ -432,11 +438,16 @@ int bench_store(int argc, char **argv)
 	        {"fill", required_argument, NULL, 'f'},
 	        {"warmup", required_argument, NULL, 'w'},
 	        {"request", no_argument, NULL, 'r'},
+	        {"filled", no_argument, NULL, 'F'},
+	        {"sqlite-mmap-mib", required_argument, NULL, 'M'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
 	uint64_t big = 100000, small = 10000, seconds = 2, warm_ms = 500;
-	int api_fill = 0, full_req = 0;
+	int api_fill = 0, full_req = 0, filled = 0;
+	uint64_t mmap_mib = 0;
+	struct store_opts sopts;
+	memset(&sopts, 0, sizeof(sopts));
 	const char *db_big = NULL, *db_small = NULL;
 	char dir[512] = "", pb[600], ps[600], err[STORE_ERRLEN];
 	struct store *sb = NULL, *ss = NULL;
@@ -474,6 +485,15 @@ int bench_store(int argc, char **argv)
 		case 'r':
 			full_req = 1;
 			break;
+		case 'F':
+			filled = 1;
+			break;
+		case 'M':
+			if (brski_str_to_u64(optarg, &mmap_mib, 1048576) != VOUCHER_OK)
+				goto usage;
+			sopts.sqlite_mmap = mmap_mib << 20;
+			sopts.sqlite_mmap_off = mmap_mib == 0;
+			break;
 		case 'w':
 			if (brski_str_to_u64(optarg, &warm_ms, 600000) != VOUCHER_OK)
 				goto usage;
@@ -502,29 +522,41 @@ int bench_store(int argc, char **argv)
 		db_big = pb;
 		db_small = ps;
 	}
-	if (store_open(db_big, &sb, err, sizeof(err)) != VOUCHER_OK ||
-	    store_open(db_small, &ss, err, sizeof(err)) != VOUCHER_OK) {
+	if (store_open_opts(db_big, &sopts, &sb, err, sizeof(err)) != VOUCHER_OK ||
+	    store_open_opts(db_small, &sopts, &ss, err, sizeof(err)) != VOUCHER_OK) {
 		fprintf(stderr, "brski bench store: %s\n", err);
 		goto out;
 	}
 	double tb = 0, ts = 0;
-	if (api_fill ? fill(ss, small, &ts) < 0 || fill(sb, big, &tb) < 0
-	             : fill_bulk(ss, db_small, small, &ts) < 0 ||
-	                       fill_bulk(sb, db_big, big, &tb) < 0)
+	if (filled && db_big == pb) {
+		fprintf(stderr,
+		        "brski bench store: --filled needs --database and --database-small\n");
+		ret = BRSKI_EXIT_USAGE;
 		goto out;
-	printf("filled (%s): %llu devices in %.1f s (%.0f/s), %llu devices in %.1f s (%.0f/s)\n",
-	       api_fill ? "store API, one store_device_put per row" : "bulk",
-	       (unsigned long long)big, tb, (double)big / tb, (unsigned long long)small, ts,
-	       (double)small / ts);
-	double cb = 0, cs = 0, end = bench_now() + (double)seconds;
+	}
+	if (filled)
+		printf("filled: by an earlier run (--filled)\n");
+	else if (api_fill ? fill(ss, small, &ts) < 0 || fill(sb, big, &tb) < 0
+	                  : fill_bulk(ss, db_small, small, &ts) < 0 ||
+	                            fill_bulk(sb, db_big, big, &tb) < 0)
+		goto out;
+	else
+		printf("filled (%s): %llu devices in %.1f s (%.0f/s), %llu devices in %.1f s "
+		       "(%.0f/s)\n",
+		       api_fill ? "store API, one store_device_put per row" : "bulk",
+		       (unsigned long long)big, tb, (double)big / tb, (unsigned long long)small, ts,
+		       (double)small / ts);
+	double cb = 0, cs = 0;
 	unsigned long nb = 0, ns = 0;
 	/* Warm both (page cache, prepared statements), then alternate. */
 	if (lookups(sb, big, (double)warm_ms / 1000.0, &(double){0}, &(unsigned long){0}) < 0 ||
 	    lookups(ss, small, (double)warm_ms / 1000.0, &(double){0}, &(unsigned long){0}) < 0)
 		goto out;
-	while (bench_now() < end)
+	double end = bench_now() + (double)seconds;
+	do
 		if (lookups(sb, big, 0.02, &cb, &nb) < 0 || lookups(ss, small, 0.02, &cs, &ns) < 0)
 			goto out;
+	while (bench_now() < end);
 	double ub = cb / (double)nb * 1e6, us = cs / (double)ns * 1e6;
 	printf("lookup, %llu devices: %.1f us CPU (%lu lookups)\n", (unsigned long long)big, ub,
 	       nb);
@@ -537,7 +569,9 @@ int bench_store(int argc, char **argv)
 		store_close(sb);
 		store_close(ss);
 		sb = ss = NULL;
-		if (full_requests(db_big, big, db_small, small, seconds, &rr) < 0)
+		/* As many warm-up requests as --warmup says milliseconds. */
+		if (full_requests(db_big, big, db_small, small, seconds,
+		                  warm_ms > 200 ? (unsigned)warm_ms : 200, &rr) < 0)
 			goto out;
 	}
 	printf("ratio=%.3f\n", ub / us);
