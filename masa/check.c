@@ -575,10 +575,11 @@ voucher_err masa_check(const struct masa_keys *k, struct store *s, const struct 
 	 * carries: an expired (or not yet valid) signer is its own check,
 	 * not a parse failure. */
 	if (e == VOUCHER_E_EXPIRED)
-		return masa_fail_set(f, e, "signer-expired",
-		                     "the certificate that signed the registrar voucher-request (or "
-		                     "its chain) is outside its validity period (%s)",
-		                     voucher_strerror(e));
+		return masa_fail_set(
+		        f, e, "signer-expired",
+		        "the certificate that signed the registrar voucher-request (or "
+		        "its chain) is outside its validity period (%s)",
+		        voucher_strerror(e));
 	if (e != VOUCHER_OK)
 		return masa_fail_set(f, e, "malformed",
 		                     "the registrar voucher-request does not parse as %s (%s)",
