@@ -62,6 +62,7 @@ struct creg_pend {
 	struct creg_pending *qhead, *qtail;
 	size_t n_listed;  /* calls in the table */
 	size_t n_busy;    /* queued or running */
+	size_t n_queued;  /* queued, not yet taken by a worker */
 	size_t n_workers; /* started */
 	size_t n_idle;    /* waiting for work */
 	pthread_t threads[CREG_PEND_MAX_WORKERS];
@@ -168,6 +169,7 @@ static void *worker(void *arg)
 		if (pd->stopping)
 			break;
 		c = pd->qhead;
+		pd->n_queued--;
 		pd->qhead = c->qnext;
 		if (!pd->qhead)
 			pd->qtail = NULL;
@@ -367,7 +369,9 @@ voucher_err creg_pend_start(struct creg_app *app, struct creg_keys *k, const uin
 		e = VOUCHER_EAGAIN;
 		goto unlock;
 	}
-	if (pd->n_idle == 0 && pd->n_workers < k->max_inflight &&
+	/* A worker that was woken but has not taken its call yet still
+	 * counts as idle: compare with the calls waiting for one. */
+	if (pd->n_queued + 1 > pd->n_idle && pd->n_workers < k->max_inflight &&
 	    pd->n_workers < CREG_PEND_MAX_WORKERS) {
 		perr = pthread_create(&pd->threads[pd->n_workers], NULL, worker, pd);
 		if (perr == 0)
@@ -390,6 +394,7 @@ voucher_err creg_pend_start(struct creg_app *app, struct creg_keys *k, const uin
 	else
 		pd->qhead = c;
 	pd->qtail = c;
+	pd->n_queued++;
 	pd->n_busy++;
 	pthread_cond_signal(&pd->work);
 	*out = c;
