@@ -31,7 +31,9 @@ static void cloudreg_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: brski bench cloudreg [--seconds N] [--connections N] [--requests N]\n"
-	        "                            [--cloudregd PATH] [--keep]\n\n"
+	        "                            [--cloudregd PATH] [--keep]\n"
+	        "                            [--url URL --admin-url URL --admin-token T --pki DIR\n"
+	        "                             [--pid PID]]\n\n"
 	        "Start cloudregd (next to this program in a build tree, else on PATH) with the\n"
 	        "cloud configuration of a fresh `brski pki init`, register an owner and one\n"
 	        "redirect-mode device per request through the admin API, and send each\n"
@@ -44,7 +46,7 @@ static void cloudreg_usage(FILE *out)
 	        "  --connections N  pledges at a time (default 2 x cores)\n"
 	        "  --requests N     pledges pre-generated (default 300 x seconds)\n"
 	        "  --cloudregd PATH the daemon to run\n"
-	        "  --keep           keep the temp dir\n\n"
+	        "  --keep           keep the temp dir\n" BENCH_TARGET_USAGE "\n"
 	        "exit status: 0 measured, 2 usage error, 3 setup failed.\n");
 }
 
@@ -57,8 +59,11 @@ int bench_cloudreg(int argc, char **argv)
 	        {"cloudregd", required_argument, NULL, 'd'},
 	        {"keep", no_argument, NULL, 'k'},
 	        {"help", no_argument, NULL, 'h'},
+	        BENCH_TARGET_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
+	struct bench_target tgt = {0};
+	pid_t cpu_pid = -1; /* the daemon whose CPU time counts */
 	uint64_t seconds = 5, conns = 0, nreq = 0;
 	int keep = 0, c, ret = BRSKI_EXIT_IO, gen_ok = 0;
 	char daemon[1100] = "", dir[512] = "", pki[600], conf[700], log[700];
@@ -99,10 +104,12 @@ int bench_cloudreg(int argc, char **argv)
 			cloudreg_usage(stdout);
 			return BRSKI_EXIT_OK;
 		default:
+			if (bench_target_opt(&tgt, c, optarg) > 0)
+				break;
 			goto usage;
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || bench_target_check(&tgt, "brski bench cloudreg") < 0)
 		goto usage;
 	if (conns == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -121,9 +128,15 @@ int bench_cloudreg(int argc, char **argv)
 		        voucher_strerror(le), ei.message);
 		return BRSKI_EXIT_USAGE;
 	}
-	if (bench_tmp_pki(dir, sizeof(dir)) != 0)
+	if (tgt.url ? bench_target_dir(dir, sizeof(dir)) != 0
+	            : bench_tmp_pki(dir, sizeof(dir)) != 0)
 		goto out;
-	snprintf(pki, sizeof(pki), "%s/pki", dir);
+	/* By URL the deployment's cloud configuration still names the
+	 * server credential the handshake limit is measured with. */
+	if (tgt.url)
+		snprintf(pki, sizeof(pki), "%s", tgt.pki);
+	else
+		snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(conf, sizeof(conf), "%s/cloudregd-cloud.conf", pki);
 	snprintf(log, sizeof(log), "%s/cloudregd.log", dir);
 	snprintf(cafile, sizeof(cafile), "%s/tls-ca.crt", pki);
@@ -138,7 +151,11 @@ int bench_cloudreg(int argc, char **argv)
 	}
 	bench_ini_get(conf, "masa", "url", masa_hp, sizeof(masa_hp));
 	snprintf(admin, sizeof(admin), "https://%s", admin_hp);
-	{
+	if (tgt.url) {
+		if (bench_target_resolve(&tgt, host, sizeof(host), &port, admin, sizeof(admin),
+		                         token, sizeof(token)) < 0)
+			goto out;
+	} else {
 		char tf[700];
 		snprintf(tf, sizeof(tf), "%s/admin-token", pki);
 		FILE *f = fopen(tf, "r");
@@ -171,17 +188,21 @@ int bench_cloudreg(int argc, char **argv)
 	       bench_now() - tg);
 
 	char *dargv[] = {daemon, "-c", conf, NULL};
-	if (bench_run_logged(dargv, log, &pid) < 0 ||
-	    bench_wait_ready(pid, cafile, admin, log) < 0) {
+	if (tgt.url) {
+		cpu_pid = tgt.pid ? (pid_t)tgt.pid : -1;
+	} else if (bench_run_logged(dargv, log, &pid) < 0 ||
+	           bench_wait_ready(pid, cafile, admin, log) < 0) {
 		pid = -1;
 		goto out;
+	} else {
+		cpu_pid = pid;
 	}
 	if (bench_register_devices(cafile, token, admin, pki,
 	                           "https://127.0.0.1:1/.well-known/brski/requestvoucher", prefix,
 	                           made) < 0)
 		goto out;
 	printf("daemon: %s (pid %d), %zu redirect devices registered through the admin API\n",
-	       daemon, (int)pid, made);
+	       tgt.url ? tgt.url : daemon, (int)cpu_pid, made);
 
 	/* The limit (the first pledge's IDevID as the client), before and
 	 * after the load. */
@@ -211,20 +232,21 @@ int bench_cloudreg(int argc, char **argv)
 	struct bench_result wr, pr;
 	if (warm > 0 && bench_load_run(&b, &wr) < 0)
 		goto out;
-	unsigned long rss0 = bench_proc_status_kib(pid, "VmRSS");
-	double cpu0 = bench_proc_cpu(pid);
+	unsigned long rss0 = bench_proc_status_kib(cpu_pid, "VmRSS");
+	double cpu0 = bench_proc_cpu(cpu_pid);
 	b.reqs = reqs + warm;
 	b.nreqs = made - warm;
 	if (bench_load_run(&b, &pr) < 0)
 		goto out;
-	double cpu1 = bench_proc_cpu(pid);
-	unsigned long rss1 = bench_proc_status_kib(pid, "VmRSS");
+	double cpu1 = bench_proc_cpu(cpu_pid);
+	unsigned long rss1 = bench_proc_status_kib(cpu_pid, "VmRSS");
 	if (bench_handshake_measure(srv_chain, srv_key, pchain, pkey, mfg, lim_s, &hs_secs, &hs_n) <
 	    0)
 		goto out;
 
 	double limit = hs_secs > 0 ? (double)hs_n / hs_secs : 0;
-	double dcpu = cpu1 - cpu0, per_cpu = dcpu > 0 ? (double)pr.ok / dcpu : 0;
+	double dcpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : 0,
+	       per_cpu = dcpu > 0 ? (double)pr.ok / dcpu : 0;
 	printf("limit mutual-TLS handshake (server side, in process): %.0f/s per core (%lu)\n",
 	       limit, hs_n);
 	printf("cloudregd: %zu redirects (%zu failed) in %.2f s over %llu connections at a time "
@@ -240,7 +262,8 @@ int bench_cloudreg(int argc, char **argv)
 	printf("cloudregd RSS: %lu KiB before, %lu KiB after (%+.1f %%)\n", rss0, rss1,
 	       rss0 ? 100.0 * ((double)rss1 - (double)rss0) / (double)rss0 : 0.0);
 	bench_print_daemon_caches(cafile, token, admin);
-	printf("ratio=%.3f\n", limit > 0 ? per_cpu / limit : 0.0);
+	bench_print_ratio(per_cpu, pr.wall > 0 ? (double)pr.ok / pr.wall : 0, limit, dcpu > 0,
+	                  "redirects");
 	ret = pr.ok > 0 ? BRSKI_EXIT_OK : BRSKI_EXIT_BAD;
 out:
 	bench_stop_daemon(pid);

@@ -561,7 +561,14 @@ int bench_register_devices(const char *cafile, const char *token, const char *ad
 	snprintf(path, sizeof(path), "%s/owner-domain-ca.crt", pki);
 	if (gnutls_load_file(path, &ca) < 0)
 		return -1;
-	json_t *o = json_pack("{s:s, s:s#}", "name", "bench", "domain_ca", (const char *)ca.data,
+	/* The owner is this run's (its serial prefix without the dash): a
+	 * daemon given by URL may share its store with another bench's. */
+	char owner[64];
+	snprintf(owner, sizeof(owner), "%s", prefix);
+	size_t ol = strlen(owner);
+	while (ol > 0 && owner[ol - 1] == '-')
+		owner[--ol] = '\0';
+	json_t *o = json_pack("{s:s, s:s#}", "name", owner, "domain_ca", (const char *)ca.data,
 	                      (int)ca.size);
 	if (o && registrar_url)
 		json_object_set_new(o, "registrar_url", json_string(registrar_url));
@@ -582,7 +589,7 @@ int bench_register_devices(const char *cafile, const char *token, const char *ad
 			char serial[64];
 			snprintf(serial, sizeof(serial), "%s%07zu", prefix, k);
 			json_array_append_new(
-			        list, json_pack("{s:s, s:s}", "serial", serial, "owner", "bench"));
+			        list, json_pack("{s:s, s:s}", "serial", serial, "owner", owner));
 		}
 		json_t *doc = json_pack("{s:o}", "devices", list);
 		js = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -607,7 +614,9 @@ static void masa_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: brski bench masa [--seconds N] [--connections N] [--requests N]\n"
-	        "                        [--masad PATH] [--keep]\n\n"
+	        "                        [--masad PATH] [--keep]\n"
+	        "                        [--url URL --admin-url URL --admin-token T --pki DIR\n"
+	        "                         [--pid PID]]\n\n"
 	        "Start masad (next to this program in a build tree, else on PATH) from a fresh\n"
 	        "`brski pki init` in a temp dir, register an owner and one device per request\n"
 	        "through the admin API, pre-generate the registrar voucher-requests (distinct\n"
@@ -623,7 +632,8 @@ static void masa_usage(FILE *out)
 	        "  --requests N     pre-generated requests (default 800 x seconds; a soak:\n"
 	        "                   --requests 1000000 --seconds 3600)\n"
 	        "  --masad PATH     the daemon to run\n"
-	        "  --keep           keep the temp dir (PKI, store, daemon log)\n\n"
+	        "  --keep           keep the temp dir (PKI, store, daemon log)\n" BENCH_TARGET_USAGE
+	        "\n"
 	        "exit status: 0 measured, 2 usage error, 3 setup failed.\n");
 }
 
@@ -636,10 +646,13 @@ int bench_masa(int argc, char **argv)
 	        {"masad", required_argument, NULL, 'm'},
 	        {"keep", no_argument, NULL, 'k'},
 	        {"help", no_argument, NULL, 'h'},
+	        BENCH_TARGET_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
 	uint64_t seconds = 5, conns = 0, nreq = 0;
 	int keep = 0, c, ret = BRSKI_EXIT_IO;
+	struct bench_target tgt = {0};
+	pid_t cpu_pid = -1; /* the daemon whose CPU time counts */
 	char masad[1100] = "", dir[512] = "", pki[600], conf[700], log[700], scratch[700];
 	char admin_hp[128], brski_hp[128], host[64], admin[200], cafile[700], token[200] = "";
 	char reg_key[700], reg_chain[700], sign_key[700], sign_chain[700], anchor[700];
@@ -680,10 +693,12 @@ int bench_masa(int argc, char **argv)
 			masa_usage(stdout);
 			return BRSKI_EXIT_OK;
 		default:
+			if (bench_target_opt(&tgt, c, optarg) > 0)
+				break;
 			goto usage;
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || bench_target_check(&tgt, "brski bench masa") < 0)
 		goto usage;
 	if (conns == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -694,9 +709,13 @@ int bench_masa(int argc, char **argv)
 	if (masad[0] == '\0')
 		bench_find_daemon("masad", "masa", masad, sizeof(masad));
 
-	if (bench_tmp_pki(dir, sizeof(dir)) != 0)
+	if (tgt.url ? bench_target_dir(dir, sizeof(dir)) != 0
+	            : bench_tmp_pki(dir, sizeof(dir)) != 0)
 		goto out;
-	snprintf(pki, sizeof(pki), "%s/pki", dir);
+	if (tgt.url)
+		snprintf(pki, sizeof(pki), "%s", tgt.pki);
+	else
+		snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(conf, sizeof(conf), "%s/masad.conf", pki);
 	snprintf(log, sizeof(log), "%s/masad.log", dir);
 	snprintf(scratch, sizeof(scratch), "%s", dir);
@@ -706,14 +725,18 @@ int bench_masa(int argc, char **argv)
 	snprintf(sign_key, sizeof(sign_key), "%s/masa-sign.key", pki);
 	snprintf(sign_chain, sizeof(sign_chain), "%s/masa-sign.chain.pem", pki);
 	snprintf(anchor, sizeof(anchor), "%s/masa-ca.crt", pki);
-	if (bench_ini_get(conf, "admin", "listen", admin_hp, sizeof(admin_hp)) < 0 ||
-	    bench_ini_get(conf, "brski", "listen", brski_hp, sizeof(brski_hp)) < 0 ||
-	    bench_split_hostport(brski_hp, host, sizeof(host), &port) < 0) {
+	if (tgt.url) {
+		if (bench_target_resolve(&tgt, host, sizeof(host), &port, admin, sizeof(admin),
+		                         token, sizeof(token)) < 0)
+			goto out;
+		snprintf(brski_hp, sizeof(brski_hp), "%s:%u", host, port);
+	} else if (bench_ini_get(conf, "admin", "listen", admin_hp, sizeof(admin_hp)) < 0 ||
+	           bench_ini_get(conf, "brski", "listen", brski_hp, sizeof(brski_hp)) < 0 ||
+	           bench_split_hostport(brski_hp, host, sizeof(host), &port) < 0) {
 		fprintf(stderr, "brski bench: %s lacks [admin] or [brski] listen\n", conf);
 		goto out;
-	}
-	snprintf(admin, sizeof(admin), "https://%s", admin_hp);
-	{
+	} else {
+		snprintf(admin, sizeof(admin), "https://%s", admin_hp);
 		char tf[700];
 		snprintf(tf, sizeof(tf), "%s/admin-token", pki);
 		FILE *f = fopen(tf, "r");
@@ -757,15 +780,19 @@ int bench_masa(int argc, char **argv)
 	       bench_now() - tg);
 
 	char *dargv[] = {masad, "-c", conf, NULL};
-	if (bench_run_logged(dargv, log, &pid) < 0 ||
-	    bench_wait_ready(pid, cafile, admin, log) < 0) {
+	if (tgt.url) {
+		cpu_pid = tgt.pid ? (pid_t)tgt.pid : -1;
+	} else if (bench_run_logged(dargv, log, &pid) < 0 ||
+	           bench_wait_ready(pid, cafile, admin, log) < 0) {
 		pid = -1;
 		goto out;
+	} else {
+		cpu_pid = pid;
 	}
 	if (bench_register_devices(cafile, token, admin, pki, NULL, prefix, made) < 0)
 		goto out;
-	printf("daemon: %s (pid %d), %zu devices registered through the admin API\n", masad,
-	       (int)pid, made);
+	printf("daemon: %s (pid %d), %zu devices registered through the admin API\n",
+	       tgt.url ? tgt.url : masad, (int)cpu_pid, made);
 
 	struct bench_limit lim;
 	memset(&lim, 0, sizeof(lim));
@@ -792,16 +819,16 @@ int bench_masa(int argc, char **argv)
 	struct bench_result wr, pr, hr;
 	if (warm > 0 && bench_load_run(&b, &wr) < 0)
 		goto out;
-	unsigned long rss0 = bench_proc_status_kib(pid, "VmRSS");
-	unsigned long anon0 = bench_proc_status_kib(pid, "RssAnon");
-	double cpu0 = bench_proc_cpu(pid);
+	unsigned long rss0 = bench_proc_status_kib(cpu_pid, "VmRSS");
+	unsigned long anon0 = bench_proc_status_kib(cpu_pid, "RssAnon");
+	double cpu0 = bench_proc_cpu(cpu_pid);
 	b.reqs = reqs + warm;
 	b.nreqs = peak_n;
 	if (bench_load_run(&b, &pr) < 0)
 		goto out;
-	double cpu1 = bench_proc_cpu(pid);
-	unsigned long rss1 = bench_proc_status_kib(pid, "VmRSS");
-	unsigned long anon1 = bench_proc_status_kib(pid, "RssAnon");
+	double cpu1 = bench_proc_cpu(cpu_pid);
+	unsigned long rss1 = bench_proc_status_kib(cpu_pid, "VmRSS");
+	unsigned long anon1 = bench_proc_status_kib(cpu_pid, "RssAnon");
 	double peak = pr.wall > 0 ? (double)pr.ok / pr.wall : 0;
 	memset(&hr, 0, sizeof(hr));
 	if (peak > 0) {
@@ -815,7 +842,7 @@ int bench_masa(int argc, char **argv)
 	if (bench_limit_measure(sign_key, sign_chain, anchor, lim_s, &lim) < 0)
 		goto out;
 
-	double dcpu = cpu1 - cpu0;
+	double dcpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : 0;
 	double per_cpu = dcpu > 0 ? (double)pr.ok / dcpu : 0;
 	double limit = bench_limit_vouchers(&lim, 2);
 	bench_limit_print(&lim);
@@ -841,7 +868,7 @@ int bench_masa(int argc, char **argv)
 	printf("masad RssAnon: %lu KiB before, %lu KiB after (%+.1f %%)\n", anon0, anon1,
 	       anon0 ? 100.0 * ((double)anon1 - (double)anon0) / (double)anon0 : 0.0);
 	bench_print_daemon_caches(cafile, token, admin);
-	printf("ratio=%.3f\n", limit > 0 ? per_cpu / limit : 0.0);
+	bench_print_ratio(per_cpu, peak, limit, dcpu > 0, "vouchers");
 	ret = pr.ok > 0 ? BRSKI_EXIT_OK : BRSKI_EXIT_BAD;
 	if (pr.ok == 0)
 		fprintf(stderr, "brski bench masa: no voucher was issued; see %s\n", log);

@@ -125,7 +125,7 @@ void bench_find_daemon(const char *name, const char *subdir, char *out, size_t s
 void bench_stop_daemon(pid_t pid);
 int bench_wait_ready(pid_t pid, const char *cafile, const char *admin, const char *log);
 void bench_print_daemon_caches(const char *cafile, const char *token, const char *admin);
-/* An owner "bench" (domain CA of pki, registrar_url or NULL) and devices
+/* An owner named after prefix (domain CA of pki, registrar_url or NULL) and devices
  * prefix0000000.. prefix(n-1) through POST /devices/import. */
 int bench_register_devices(const char *cafile, const char *token, const char *admin,
                            const char *pki, const char *registrar_url, const char *prefix,
@@ -155,6 +155,51 @@ int bench_gen_one(struct bench_gen *g, const char *serial, int pledge_only, stru
 int bench_handshake_measure(const char *srv_chain, const char *srv_key, const char *client_chain,
                             const char *client_key, const char *client_ca, double cpu_seconds,
                             double *secs, unsigned long *count);
+
+/* ---- a daemon given by URL (bench-target.c) ----------------------------- */
+
+struct bench_target {
+	const char *url;         /* the daemon's [brski] listener; NULL: start one */
+	const char *admin_url;   /* its admin API origin */
+	const char *admin_token; /* a bearer token with write scope */
+	const char *pki;         /* the deployment's `brski pki` dir */
+	uint64_t pid;            /* its process, for its CPU time; 0: unknown */
+};
+enum {
+	BENCH_OPT_URL = 0x100,
+	BENCH_OPT_ADMIN_URL,
+	BENCH_OPT_ADMIN_TOKEN,
+	BENCH_OPT_PKI,
+	BENCH_OPT_PID,
+};
+#define BENCH_TARGET_OPTIONS                                                                       \
+	{"url", required_argument, NULL, BENCH_OPT_URL},                                           \
+	        {"admin-url", required_argument, NULL, BENCH_OPT_ADMIN_URL},                       \
+	        {"admin-token", required_argument, NULL, BENCH_OPT_ADMIN_TOKEN},                   \
+	        {"pki", required_argument, NULL, BENCH_OPT_PKI},                                   \
+	{                                                                                          \
+		"pid", required_argument, NULL, BENCH_OPT_PID                                      \
+	}
+#define BENCH_TARGET_USAGE                                                                         \
+	"  --url URL        a running daemon's listener (https://IPv4:port): no daemon is\n"       \
+	"                   started; needs --admin-url, --admin-token, --pki\n"                    \
+	"  --admin-url URL  its admin API (owners and devices are registered there)\n"             \
+	"  --admin-token T  a bearer token with write scope\n"                                     \
+	"  --pki DIR        its `brski pki` dir (manufacturer CA, owner registrar, CAs)\n"         \
+	"  --pid PID        its process, for its CPU time (without: a wall-clock ratio)\n"
+/* 1 when c was a target option (stored), 0 when not one, -1 bad value. */
+int bench_target_opt(struct bench_target *t, int c, const char *arg);
+/* 0, or -1 with a message naming prog when the options do not go together. */
+int bench_target_check(const struct bench_target *t, const char *prog);
+/* The listener's host and port, the admin origin and the token. 0 or -1. */
+int bench_target_resolve(const struct bench_target *t, char *host, size_t hsize, uint16_t *port,
+                         char *admin, size_t asize, char *token, size_t tsize);
+/* A scratch temp dir (the pledges' files) when no pki is made. 0 or -1. */
+int bench_target_dir(char *dir, size_t size);
+/* The last two lines: the basis of the ratio and ratio=R, per daemon
+ * CPU-second over the per-core limit when have_cpu, else wall-clock rate
+ * over the limit times the online cores. */
+void bench_print_ratio(double per_cpu, double wall, double limit, int have_cpu, const char *what);
 
 int bench_cloudreg(int argc, char **argv);
 int bench_masa(int argc, char **argv);
