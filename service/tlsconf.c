@@ -413,14 +413,83 @@ int svc_tls_version(gnutls_session_t s)
 	}
 }
 
+/* One DER TLV at *pos (bounded by end): its tag, and the value's offset
+ * and length; *pos moves past it. -1 when it is not DER or runs past end.
+ * Lengths of at most 3 bytes: a certificate is at most 16 MiB. */
+static int der_next(const uint8_t *p, size_t *pos, size_t end, uint8_t *tag, size_t *voff,
+                    size_t *vlen)
+{
+	size_t i = *pos, len = 0;
+
+	if (i >= end || end - i < 2)
+		return -1;
+	*tag = p[i++];
+	if (p[i] < 0x80) {
+		len = p[i++];
+	} else {
+		size_t nb = p[i++] & 0x7f;
+		if (nb == 0 || nb > 3 || end - i < nb)
+			return -1;
+		for (size_t k = 0; k < nb; k++)
+			len = len << 8 | p[i++];
+	}
+	if (len > end - i)
+		return -1;
+	*voff = i;
+	*vlen = len;
+	*pos = i + len;
+	return 0;
+}
+
+/* The subject Name (the whole TLV) of a DER certificate, found by walking
+ * the TBSCertificate: -1 when the walk fails. */
+static int subject_tlv(const uint8_t *p, size_t n, gnutls_datum_t *dn)
+{
+	size_t pos = 0, off, len, tend, start;
+	uint8_t tag;
+
+	if (der_next(p, &pos, n, &tag, &off, &len) < 0 || tag != 0x30)
+		return -1; /* Certificate */
+	pos = off;
+	if (der_next(p, &pos, off + len, &tag, &off, &len) < 0 || tag != 0x30)
+		return -1; /* tbsCertificate */
+	pos = off;
+	tend = off + len;
+	if (der_next(p, &pos, tend, &tag, &off, &len) < 0)
+		return -1;
+	if (tag == 0xa0 && der_next(p, &pos, tend, &tag, &off, &len) < 0)
+		return -1; /* [0] version, then serialNumber */
+	if (tag != 0x02)
+		return -1;
+	for (int field = 0; field < 3; field++) /* signature, issuer, validity */
+		if (der_next(p, &pos, tend, &tag, &off, &len) < 0 || tag != 0x30)
+			return -1;
+	start = pos;
+	if (der_next(p, &pos, tend, &tag, &off, &len) < 0 || tag != 0x30)
+		return -1;
+	dn->data = (unsigned char *)p + start;
+	dn->size = (unsigned)(pos - start);
+	return 0;
+}
+
 void svc_tls_subject(const struct svc_der *cert, char *out, size_t outlen)
 {
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t d = {(unsigned char *)cert->data, (unsigned)cert->len};
-	gnutls_datum_t dn = {NULL, 0};
+	gnutls_datum_t raw = {NULL, 0}, dn = {NULL, 0};
 
 	if (outlen)
 		out[0] = '\0';
+	/* The Name alone is decoded, not the whole certificate: the same
+	 * string as gnutls_x509_crt_get_dn3 (both print with the same
+	 * function) at a fraction of a certificate import, which perf put at
+	 * 3 % of cloudregd's CPU per pledge. */
+	if (subject_tlv(cert->data, cert->len, &raw) == 0) {
+		if (gnutls_x509_rdn_get2(&raw, &dn, 0) >= 0)
+			snprintf(out, outlen, "%.*s", (int)dn.size, (const char *)dn.data);
+		gnutls_free(dn.data);
+		return;
+	}
 	if (gnutls_x509_crt_init(&crt) < 0)
 		return;
 	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) >= 0 &&

@@ -213,6 +213,7 @@ voucher_err vl_ecdsa_raw_to_der(const uint8_t *raw, size_t raw_len, gnutls_datum
  * mutex, results that came from running out of memory never kept. */
 #define FACTS_SLOTS   256
 #define FACTS_MAX_AKI 200
+#define FACTS_MAX_URL 256
 
 struct facts {
 	uint8_t key[32];
@@ -229,6 +230,9 @@ struct facts {
 	voucher_err ski_err;
 	uint8_t ski[64];
 	size_t ski_len;
+	voucher_err url_err;
+	int url_big; /* longer than FACTS_MAX_URL: not kept, computed per call */
+	char url[FACTS_MAX_URL + 1];
 };
 
 static struct facts facts_slots[FACTS_SLOTS];
@@ -240,6 +244,7 @@ static voucher_err crt_idevid_issuer(gnutls_x509_crt_t crt, uint8_t **out, size_
 static voucher_err crt_cmcra(gnutls_x509_crt_t crt);
 static voucher_err crt_spki_sha256(gnutls_x509_crt_t crt, uint8_t out[32]);
 static voucher_err crt_ski(gnutls_x509_crt_t crt, uint8_t buf[64], size_t *len);
+static voucher_err crt_masa_url(gnutls_x509_crt_t crt, char **out);
 
 /* Read every fact of crt into f (f->key set) and keep them unless one
  * came from running out of memory or a failing hash. */
@@ -257,11 +262,18 @@ static void facts_fill(gnutls_x509_crt_t crt, struct facts *f, struct facts *slo
 	f->cmcra_err = crt_cmcra(crt);
 	f->spki_err = crt_spki_sha256(crt, f->spki_sha256);
 	f->ski_err = crt_ski(crt, f->ski, &f->ski_len);
+	char *url = NULL;
+	f->url_err = crt_masa_url(crt, &url);
+	if (f->url_err == VOUCHER_OK && strlen(url) > FACTS_MAX_URL)
+		f->url_big = 1;
+	else if (f->url_err == VOUCHER_OK)
+		memcpy(f->url, url, strlen(url) + 1);
+	free(url);
 	f->used = 1;
 	if (f->serial_err != VOUCHER_ENOMEM && f->aki_err != VOUCHER_ENOMEM &&
 	    f->cmcra_err != VOUCHER_ENOMEM && f->spki_err != VOUCHER_ENOMEM &&
-	    f->ski_err != VOUCHER_ENOMEM && f->spki_err != VOUCHER_E_CRYPTO &&
-	    f->aki_err != VOUCHER_E_CRYPTO) {
+	    f->ski_err != VOUCHER_ENOMEM && f->url_err != VOUCHER_ENOMEM &&
+	    f->spki_err != VOUCHER_E_CRYPTO && f->aki_err != VOUCHER_E_CRYPTO) {
 		pthread_mutex_lock(&facts_lock);
 		*slot = *f;
 		pthread_mutex_unlock(&facts_lock);
@@ -385,20 +397,16 @@ voucher_err voucher_x509_serial_number(const uint8_t *der, size_t len, char **ou
 	return VOUCHER_OK;
 }
 
-voucher_err voucher_x509_masa_url(const uint8_t *der, size_t len, char **out)
+/* The MASA URL of crt (see voucher_x509_masa_url) into *out (malloc'd). */
+static voucher_err crt_masa_url(gnutls_x509_crt_t crt, char **out)
 {
-	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t ext = {NULL, 0};
 	unsigned critical = 0;
 	voucher_err err;
 	struct brski_buf b;
 
 	brski_buf_init(&b, MAX_URL_LEN + 64);
-	if (out == NULL)
-		return VOUCHER_EINVAL;
 	*out = NULL;
-	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
-		return err;
 	int rc = gnutls_x509_crt_get_extension_by_oid2(crt, OID_MASA_URL, 0, &ext, &critical);
 	if (rc == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
 		err = VOUCHER_E_NOT_FOUND;
@@ -439,6 +447,29 @@ voucher_err voucher_x509_masa_url(const uint8_t *der, size_t len, char **out)
 out:
 	brski_buf_free(&b);
 	gnutls_free(ext.data);
+	return err;
+}
+
+voucher_err voucher_x509_masa_url(const uint8_t *der, size_t len, char **out)
+{
+	gnutls_x509_crt_t crt = NULL;
+	struct facts f;
+	voucher_err err;
+
+	if (out == NULL)
+		return VOUCHER_EINVAL;
+	*out = NULL;
+	if ((err = facts_get(der, len, &f)) != VOUCHER_OK)
+		return err;
+	if (!f.url_big) {
+		if (f.url_err != VOUCHER_OK)
+			return f.url_err;
+		return (*out = strdup(f.url)) != NULL ? VOUCHER_OK : VOUCHER_ENOMEM;
+	}
+	/* Too long for the memo: computed again. */
+	if ((err = vl_crt_from_der(der, len, &crt)) != VOUCHER_OK)
+		return err;
+	err = crt_masa_url(crt, out);
 	gnutls_x509_crt_deinit(crt);
 	return err;
 }

@@ -115,7 +115,7 @@ VOUCHER_API void voucher_trust_shared_stats(struct voucher_trust_stats *st);
 VOUCHER_API voucher_err voucher_trust_check_chain(const struct voucher_trust *t,
                                                   const uint8_t *const *der, const size_t *der_len,
                                                   size_t n, time_t *not_before, time_t *not_after);
-/* The counters of the memo behind voucher_x509_serial_number, _idevid_issuer,
+/* The counters of the memo behind voucher_x509_serial_number, _masa_url, _idevid_issuer,
  * _check_cmcra, _spki_sha256 and _ski: what those read from a certificate
  * depends on its DER alone, so it is kept by the SHA-256 of the DER (all of
  * it from one parse; at most 256 certificates). hits and misses count
