@@ -45,8 +45,8 @@
 #define EST_MAX_PLEDGES 100000u
 #define EST_MAX_CHAIN   8
 #define EST_BODY_MAX    (256 * 1024)
-#define EST_TRIES_202   60  /* Retry-After waits per pledge before giving up */
-#define EST_BURST       200 /* requests per pledge before the connection moves on */
+#define EST_TRIES_202   60   /* Retry-After waits per pledge before giving up */
+#define EST_BURST       200u /* requests per pledge before the connection moves on */
 #define EST_GOAL        1000.0
 
 /* One pledge: its IDevID on disk (for curl), its LDevID key, the CSR it
