@@ -77,6 +77,9 @@ static voucher_err masa_cache_metrics(void *app, struct brski_buf *out)
 
 	masa_owner_cache_stats(&hits, &misses);
 	r = svc_daemon_cache_metric(out, "masa_owner_validation", hits, misses);
+	masa_pem_cache_stats(&hits, &misses);
+	if (r == VOUCHER_OK)
+		r = svc_daemon_cache_metric(out, "masa_pinned_pem", hits, misses);
 	if (k)
 		voucher_trust_stats(k->manufacturer, &st);
 	if (r == VOUCHER_OK)

@@ -126,6 +126,8 @@ voucher_err masa_check(const struct masa_keys *k, struct store *s, const struct 
                        unsigned flags, struct masa_rvr *out, struct masa_fail *f);
 /* Counters of the cache of successful owner validations (check.c). */
 void masa_owner_cache_stats(uint64_t *hits, uint64_t *misses);
+/* Counters of the memo of pinned certificates read from PEM (issue.c). */
+void masa_pem_cache_stats(uint64_t *hits, uint64_t *misses);
 
 /* ---- the voucher ------------------------------------------------------- */
 
