@@ -752,10 +752,16 @@ static void preauth_save(struct acme_backend *b, const char *parent, const char 
 		         parent, serr);
 }
 
+enum confirm {
+	CONFIRM_VALID,   /* the server says it is valid */
+	CONFIRM_GONE,    /* it is not (or the server does not know it) */
+	CONFIRM_UNKNOWN, /* no answer now: keep it, ask again next time */
+};
+
 /* A stored authorization of parent that this process has not used yet:
  * whether the server still says it is valid (it may have been deactivated
  * or revoked meanwhile). */
-static bool preauth_confirm(struct job *j, const char *parent, const char *url)
+static enum confirm preauth_confirm(struct job *j, const char *parent, const char *url)
 {
 	struct acme_backend *b = j->b;
 	struct acme_authz a;
@@ -763,16 +769,17 @@ static bool preauth_confirm(struct job *j, const char *parent, const char *url)
 	voucher_err r;
 
 	if ((r = acme_get_authz(b->c, url, &a, msg, sizeof(msg))) != VOUCHER_OK) {
-		log_warn("acme: cannot read the stored pre-authorization of %s (%s); ordering "
-		         "as if it did not exist",
-		         parent, msg);
-		return false;
+		bool gone =
+		        r == VOUCHER_E_PEER || r == VOUCHER_E_NOT_FOUND || r == VOUCHER_E_MALFORMED;
+		log_warn("acme: cannot read the stored pre-authorization of %s (%s); %s", parent,
+		         msg, gone ? "authorizing again" : "ordering without relying on it");
+		return gone ? CONFIRM_GONE : CONFIRM_UNKNOWN;
 	}
 	if (a.status != ACME_S_VALID) {
 		log_info("acme: the stored pre-authorization of %s is %s at the CA; authorizing "
 		         "again",
 		         parent, acme_status_name(a.status));
-		return false;
+		return CONFIRM_GONE;
 	}
 	if (a.expires > 0)
 		preauth_save(b, parent, url, true, false, a.expires);
@@ -781,7 +788,7 @@ static bool preauth_confirm(struct job *j, const char *parent, const char *url)
 	pthread_mutex_unlock(&b->lock);
 	log_info("acme: %s is pre-authorized (kept in the store, valid at the CA: %s)", parent,
 	         url);
-	return true;
+	return CONFIRM_VALID;
 }
 
 /* Authorize the owner's subdomain once (RFC 9444 style). Returns false when
@@ -831,7 +838,8 @@ static bool preauthorize(struct job *j)
 			pthread_mutex_lock(&b->lock);
 			confirmed = strcmp(preauth_slot(b, parent)->confirmed, row.authz_url) == 0;
 			pthread_mutex_unlock(&b->lock);
-			if (confirmed || preauth_confirm(j, parent, row.authz_url)) {
+			if (confirmed ||
+			    preauth_confirm(j, parent, row.authz_url) != CONFIRM_GONE) {
 				store_acme_preauth_clear(&row);
 				return true;
 			}
