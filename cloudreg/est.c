@@ -3,7 +3,9 @@
  *
  * Who may enroll: a TLS client certificate that validates to a configured
  * manufacturer CA (an IDevID; optionally only the serials of [est]
- * allowed_serials) or, for re-enrollment, to our issuing CA (an LDevID);
+ * allowed_serials) or, for re-enrollment, an LDevID: a certificate this
+ * server issued (found in the store by its hash, whichever CA issued it,
+ * and naming its device through that record) or one of our issuing CA;
  * HTTP Basic ([est] basic_user) when no certificate is presented. In the
  * cloud role only devices in enroll-here mode of an owner that allows it
  * are served; everyone else gets 404 (cloud-20 section 2.2). */
