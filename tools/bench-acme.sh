@@ -144,8 +144,9 @@ if [ $rc -ne 0 ]; then
 	echo "bench-acme: uacme failed (status $rc)" >&2
 	exit 3
 fi
-certs=$(find "$T/csr" -name "*.crt" | wc -l)
+certs=$(find "$T/csr" -name "*-cert.pem" | wc -l)
 uacme_req=$((l3 - l2))
+[ "$certs" -eq "$N" ] || { echo "bench-acme: uacme wrote $certs certificates, not $N" >&2; exit 3; }
 
 awk -v n="$N" -v os="$ours_s" -v us="$(echo "$t1 $t0" | awk '{print $1 - $2}')" \
 	-v uver="$("$UACME" -V 2>&1 | head -n 1)" -v oreq="$ours_req" -v ureq="$uacme_req" -v issued="$issued" -v certs="$certs" 'BEGIN {
