@@ -2,9 +2,11 @@
  * brski bench: internals shared by tools/cmd-bench.c (dispatch, `bench
  * voucher`), tools/bench-crypto.c (the machine's limit for the signature
  * work, measured in the same run), tools/bench-load.c (the loopback
- * HTTPS load generator) and tools/bench-masa.c (`bench masa`: a masad
+ * HTTPS load generator), tools/bench-masa.c (`bench masa`: a masad
  * from a fresh `brski pki init`, devices through the admin API,
- * pre-generated requests).
+ * pre-generated requests), tools/bench-cloudreg.c, tools/bench-est.c
+ * (`bench est`: re-enrollment from the certificate cache),
+ * tools/bench-store.c and tools/bench-target.c (a daemon given by URL).
  */
 #ifndef BRSKI_TOOL_BENCH_H
 #define BRSKI_TOOL_BENCH_H
