@@ -193,14 +193,70 @@ static int fill_bulk(struct store *s, const char *database, uint64_t n, double *
 	return rc;
 }
 
+/* PostgreSQL does a lookup's work in its server processes: their CPU
+ * time is read from /proc (the cluster runs on this machine, as with
+ * tests/lib/pg.sh) for every backend connected to the same database
+ * other than the one asking. After the warm-up, so the store's pooled
+ * connections exist. */
+#define PG_MAX_BACKENDS 32
+struct pg_backends {
+	pid_t pid[PG_MAX_BACKENDS];
+	unsigned n;
+};
+
+static int pg_backends_find(const char *uri, struct pg_backends *b)
+{
+	memset(b, 0, sizeof(*b));
+#ifdef HAVE_POSTGRESQL
+	PGconn *c = PQconnectdb(uri);
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		goto out;
+	res = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+	                " AND pid <> pg_backend_pid()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto out;
+	for (int i = 0; i < PQntuples(res) && b->n < PG_MAX_BACKENDS; i++) {
+		uint64_t pid = 0;
+		if (brski_str_to_u64(PQgetvalue(res, i, 0), &pid, 4194304) == VOUCHER_OK && pid > 0)
+			b->pid[b->n++] = (pid_t)pid;
+	}
+	rc = b->n > 0 ? 0 : -1;
+out:
+	if (rc < 0)
+		fprintf(stderr, "brski bench store: cannot find the server processes of %s: %s\n",
+		        uri, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+	return rc;
+#else
+	(void)uri;
+	return -1;
+#endif
+}
+
+/* Their CPU seconds in all (0 without backends). */
+static double pg_backends_cpu(const struct pg_backends *b)
+{
+	double t = 0;
+	for (unsigned i = 0; b && i < b->n; i++) {
+		double c = bench_proc_cpu(b->pid[i]);
+		if (c > 0)
+			t += c;
+	}
+	return t;
+}
+
 /* Lookups of random serials among the first n for about `slice` CPU
  * seconds; adds the CPU time and count. */
-static int lookups(struct store *s, uint64_t n, double slice, double *cpu, double *wall,
-                   unsigned long *count)
+static int lookups(struct store *s, uint64_t n, double slice, const struct pg_backends *pg,
+                   double *cpu, double *srv, double *wall, unsigned long *count)
 {
 	char err[STORE_ERRLEN], serial[32];
 	uint64_t rnd[64];
-	double t0 = bench_thread_cpu(), t1, w0 = bench_now();
+	double s0 = pg_backends_cpu(pg), t0 = bench_thread_cpu(), t1, w0 = bench_now();
 	unsigned k = 64;
 
 	do {
@@ -222,6 +278,7 @@ static int lookups(struct store *s, uint64_t n, double slice, double *cpu, doubl
 	} while ((t1 = bench_thread_cpu()) - t0 < slice);
 	*cpu += t1 - t0;
 	*wall += bench_now() - w0;
+	*srv += pg_backends_cpu(pg) - s0;
 	return 0;
 }
 
@@ -233,6 +290,7 @@ struct req_daemon {
 	pid_t pid;
 	CURL *curl;
 	struct curl_slist *hdr;
+	struct pg_backends pg; /* with PostgreSQL: masad's server processes */
 };
 
 static size_t discard_cb(char *data, size_t sz, size_t nm, void *ud)
@@ -333,7 +391,7 @@ static int req_slice(struct req_daemon *d, uint64_t n, unsigned count, double *c
 {
 	char url[300], serial[32];
 	uint64_t rnd[64];
-	double c0 = bench_proc_cpu(d->pid);
+	double c0 = bench_proc_cpu(d->pid) + pg_backends_cpu(&d->pg);
 
 	for (unsigned i = 0; i < count; i++) {
 		if (i % 64 == 0 && gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd)) < 0)
@@ -351,7 +409,7 @@ static int req_slice(struct req_daemon *d, uint64_t n, unsigned count, double *c
 			return -1;
 		}
 	}
-	double c1 = bench_proc_cpu(d->pid);
+	double c1 = bench_proc_cpu(d->pid) + pg_backends_cpu(&d->pg);
 	if (c0 < 0 || c1 < 0)
 		return -1;
 	*cpu += c1 - c0;
@@ -380,6 +438,9 @@ static int full_requests(const char *db_big, uint64_t big, const char *db_small,
 	if (req_slice(&db, big, warm, &w0, &(unsigned long){0}) < 0 ||
 	    req_slice(&ds, small, warm, &w0, &(unsigned long){0}) < 0)
 		goto out;
+	if (strncmp(db_big, "postgres", 8) == 0 &&
+	    (pg_backends_find(db_big, &db.pg) < 0 || pg_backends_find(db_small, &ds.pg) < 0))
+		goto out;
 	double end = bench_now() + (double)seconds;
 	while (bench_now() < end)
 		if (req_slice(&db, big, 100, &cb, &nb) < 0 ||
@@ -387,11 +448,13 @@ static int full_requests(const char *db_big, uint64_t big, const char *db_small,
 			goto out;
 	double ub = cb / (double)nb * 1e6, us = cs / (double)ns * 1e6;
 	printf("request (masad GET /admin/v1/devices/{serial}, TLS keep-alive), %llu devices: "
-	       "%.0f us daemon CPU (%lu requests)\n",
-	       (unsigned long long)big, ub, nb);
+	       "%.0f us daemon CPU%s (%lu requests)\n",
+	       (unsigned long long)big, ub, db.pg.n ? " + its PostgreSQL server processes" : "",
+	       nb);
 	printf("request (masad GET /admin/v1/devices/{serial}, TLS keep-alive), %llu devices: "
-	       "%.0f us daemon CPU (%lu requests)\n",
-	       (unsigned long long)small, us, ns);
+	       "%.0f us daemon CPU%s (%lu requests)\n",
+	       (unsigned long long)small, us, ds.pg.n ? " + its PostgreSQL server processes" : "",
+	       ns);
 	printf("request ratio: %.3f\n", ub / us);
 	*ratio = ub / us;
 	rc = 0;
@@ -548,25 +611,33 @@ int bench_store(int argc, char **argv)
 		       api_fill ? "store API, one store_device_put per row" : "bulk",
 		       (unsigned long long)big, tb, (double)big / tb, (unsigned long long)small, ts,
 		       (double)small / ts);
-	double cb = 0, cs = 0, wb = 0, ws = 0, w = 0;
+	double cb = 0, cs = 0, wb = 0, ws = 0, sb_cpu = 0, ss_cpu = 0, w = 0;
 	unsigned long nb = 0, ns = 0;
+	struct pg_backends pgb, pgs;
+	int is_pg = strncmp(db_big, "postgres", 8) == 0;
 	/* Warm both (page cache, prepared statements), then alternate. */
-	if (lookups(sb, big, (double)warm_ms / 1000.0, &w, &w, &(unsigned long){0}) < 0 ||
-	    lookups(ss, small, (double)warm_ms / 1000.0, &w, &w, &(unsigned long){0}) < 0)
+	if (lookups(sb, big, (double)warm_ms / 1000.0, NULL, &w, &w, &w, &(unsigned long){0}) < 0 ||
+	    lookups(ss, small, (double)warm_ms / 1000.0, NULL, &w, &w, &w, &(unsigned long){0}) < 0)
+		goto out;
+	if (is_pg && (pg_backends_find(db_big, &pgb) < 0 || pg_backends_find(db_small, &pgs) < 0))
 		goto out;
 	double end = bench_now() + (double)seconds;
 	do
-		if (lookups(sb, big, 0.02, &cb, &wb, &nb) < 0 ||
-		    lookups(ss, small, 0.02, &cs, &ws, &ns) < 0)
+		if (lookups(sb, big, 0.02, is_pg ? &pgb : NULL, &cb, &sb_cpu, &wb, &nb) < 0 ||
+		    lookups(ss, small, 0.02, is_pg ? &pgs : NULL, &cs, &ss_cpu, &ws, &ns) < 0)
 			goto out;
 	while (bench_now() < end);
-	double ub = cb / (double)nb * 1e6, us = cs / (double)ns * 1e6;
-	/* CPU time is this process's: with PostgreSQL the server's work is in
-	 * another process, which the wall time per lookup includes. */
-	printf("lookup, %llu devices: %.1f us CPU, %.1f us wall (%lu lookups)\n",
-	       (unsigned long long)big, ub, wb / (double)nb * 1e6, nb);
-	printf("lookup, %llu devices: %.1f us CPU, %.1f us wall (%lu lookups)\n",
-	       (unsigned long long)small, us, ws / (double)ns * 1e6, ns);
+	/* The cost is CPU time: this process's and, with PostgreSQL, that of
+	 * the server processes serving it. */
+	double ub = (cb + sb_cpu) / (double)nb * 1e6, us = (cs + ss_cpu) / (double)ns * 1e6;
+	printf("lookup, %llu devices: %.1f us CPU (%.1f here, %.1f server), %.1f us wall (%lu "
+	       "lookups)\n",
+	       (unsigned long long)big, ub, cb / (double)nb * 1e6, sb_cpu / (double)nb * 1e6,
+	       wb / (double)nb * 1e6, nb);
+	printf("lookup, %llu devices: %.1f us CPU (%.1f here, %.1f server), %.1f us wall (%lu "
+	       "lookups)\n",
+	       (unsigned long long)small, us, cs / (double)ns * 1e6, ss_cpu / (double)ns * 1e6,
+	       ws / (double)ns * 1e6, ns);
 	printf("wall ratio: %.3f\n", (wb / (double)nb) / (ws / (double)ns));
 	if (full_req) {
 		/* The store call ratio stays the last line's: it is the one
