@@ -257,13 +257,13 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char
 	return MHD_YES;
 }
 
-static void chain_sha256(const struct svc_der *chain, size_t n, uint8_t out[32])
+/* 0 when out holds the digest of the chain. */
+static int chain_sha256(const struct svc_der *chain, size_t n, uint8_t out[32])
 {
 	gnutls_hash_hd_t hd;
 
-	memset(out, 0, 32);
 	if (gnutls_hash_init(&hd, GNUTLS_DIG_SHA256) < 0)
-		return;
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t len[4] = {(uint8_t)(chain[i].len >> 24), (uint8_t)(chain[i].len >> 16),
 		                  (uint8_t)(chain[i].len >> 8), (uint8_t)chain[i].len};
@@ -271,6 +271,7 @@ static void chain_sha256(const struct svc_der *chain, size_t n, uint8_t out[32])
 		gnutls_hash(hd, chain[i].data, chain[i].len);
 	}
 	gnutls_hash_deinit(hd, out);
+	return 0;
 }
 
 /* The anchors' verdict on the chain (and the leaf's subject into st): the
@@ -281,7 +282,8 @@ static voucher_err peer_verdict(struct conn_ctx *cc, struct svc_trust *t, struct
 	time_t now = time(NULL), from = 0, until = 0;
 	voucher_err r;
 
-	chain_sha256(st->chain, st->chain_len, sum);
+	if (chain_sha256(st->chain, st->chain_len, sum) < 0)
+		cc = NULL; /* nothing to key it by: validated, not kept */
 	if (cc && cc->peer_kept && cc->peer_trust == t && memcmp(cc->peer_sha256, sum, 32) == 0 &&
 	    cc->peer_from <= now && now <= cc->peer_until) {
 		atomic_fetch_add(&peer_cache_hits, 1);
