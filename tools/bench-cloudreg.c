@@ -62,13 +62,12 @@ int bench_cloudreg(int argc, char **argv)
 	        BENCH_TARGET_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
-	struct bench_target tgt = {0};
+	struct bench_run_opts o = {.seconds = 5};
 	pid_t cpu_pid = -1; /* the daemon whose CPU time counts */
-	uint64_t seconds = 5, conns = 0, nreq = 0;
-	int keep = 0, c, ret = BRSKI_EXIT_IO, gen_ok = 0;
-	char daemon[1100] = "", dir[512] = "", pki[600], conf[700], log[700];
+	int c, ret = BRSKI_EXIT_IO, gen_ok = 0;
+	char dir[512] = "", pki[600], conf[700], log[700], prefix[32];
 	char admin_hp[128], brski_hp[128], host[64], admin[200], cafile[700], token[200] = "";
-	char srv_chain[700], srv_key[700], mfg[700], masa_hp[128] = "127.0.0.1:1";
+	char srv_chain[700], srv_key[700], mfg[700];
 	uint16_t port = 0;
 	pid_t pid = -1;
 	struct bench_req *reqs = NULL;
@@ -78,47 +77,16 @@ int bench_cloudreg(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (brski_str_to_u64(optarg, &seconds, BENCH_MAX_SECONDS) != VOUCHER_OK ||
-			    seconds == 0)
-				goto usage;
-			break;
-		case 'c':
-			if (brski_str_to_u64(optarg, &conns, BENCH_MAX_CONNECTIONS) != VOUCHER_OK ||
-			    conns == 0)
-				goto usage;
-			break;
-		case 'r':
-			if (brski_str_to_u64(optarg, &nreq, CREG_MAX_REQUESTS) != VOUCHER_OK ||
-			    nreq < 10)
-				goto usage;
-			break;
-		case 'd':
-			snprintf(daemon, sizeof(daemon), "%s", optarg);
-			break;
-		case 'k':
-			keep = 1;
-			break;
-		case 'h':
+		if (c == 'h') {
 			cloudreg_usage(stdout);
 			return BRSKI_EXIT_OK;
-		default:
-			if (bench_target_opt(&tgt, c, optarg) > 0)
-				break;
-			goto usage;
 		}
+		if (bench_run_opt(&o, c, optarg, CREG_MAX_REQUESTS) <= 0)
+			goto usage;
 	}
-	if (optind != argc || bench_target_check(&tgt, "brski bench cloudreg") < 0)
+	if (optind != argc || bench_target_check(&o.tgt, "brski bench cloudreg") < 0)
 		goto usage;
-	if (conns == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		conns = (uint64_t)(n > 0 ? 2 * n : 4);
-	}
-	if (nreq == 0)
-		nreq = 300 * seconds;
-	if (daemon[0] == '\0')
-		bench_find_daemon("cloudregd", "cloudreg", daemon, sizeof(daemon));
+	bench_run_defaults(&o, 300, "cloudregd", "cloudreg");
 
 	struct voucher_error_info ei;
 	memset(&ei, 0, sizeof(ei));
@@ -128,13 +96,13 @@ int bench_cloudreg(int argc, char **argv)
 		        voucher_strerror(le), ei.message);
 		return BRSKI_EXIT_USAGE;
 	}
-	if (tgt.url ? bench_target_dir(dir, sizeof(dir)) != 0
-	            : bench_tmp_pki(dir, sizeof(dir)) != 0)
+	if (o.tgt.url ? bench_target_dir(dir, sizeof(dir)) != 0
+	              : bench_tmp_pki(dir, sizeof(dir)) != 0)
 		goto out;
 	/* By URL the deployment's cloud configuration still names the
 	 * server credential the handshake limit is measured with. */
-	if (tgt.url)
-		snprintf(pki, sizeof(pki), "%s", tgt.pki);
+	if (o.tgt.url)
+		snprintf(pki, sizeof(pki), "%s", o.tgt.pki);
 	else
 		snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(conf, sizeof(conf), "%s/cloudregd-cloud.conf", pki);
@@ -149,64 +117,28 @@ int bench_cloudreg(int argc, char **argv)
 		fprintf(stderr, "brski bench: %s lacks [admin] or [brski] keys\n", conf);
 		goto out;
 	}
-	bench_ini_get(conf, "masa", "url", masa_hp, sizeof(masa_hp));
 	snprintf(admin, sizeof(admin), "https://%s", admin_hp);
-	if (tgt.url) {
-		if (bench_target_resolve(&tgt, host, sizeof(host), &port, admin, sizeof(admin),
-		                         token, sizeof(token)) < 0)
-			goto out;
-	} else {
-		char tf[700];
-		snprintf(tf, sizeof(tf), "%s/admin-token", pki);
-		FILE *f = fopen(tf, "r");
-		if (!f || !fgets(token, sizeof(token), f)) {
-			if (f)
-				fclose(f);
-			fprintf(stderr, "brski bench: cannot read %s\n", tf);
-			goto out;
-		}
-		fclose(f);
-		token[strcspn(token, "\r\n")] = '\0';
-	}
+	if (o.tgt.url ? bench_target_resolve(&o.tgt, host, sizeof(host), &port, admin,
+	                                     sizeof(admin), token, sizeof(token)) < 0
+	              : bench_read_token(pki, token, sizeof(token)) < 0)
+		goto out;
 	if (bench_gen_init(&g, pki, dir, "127.0.0.1:1", srv_chain) < 0)
 		goto out;
 	gen_ok = 1;
-	if (!(reqs = calloc((size_t)nreq, sizeof(*reqs)))) {
-		fprintf(stderr, "brski bench: out of memory\n");
+	if (bench_gen_many(&g, "creg", 1, (size_t)o.nreq, &reqs, &made, prefix, sizeof(prefix)) <
+	            0 ||
+	    bench_daemon_up(&o, conf, log, cafile, admin, &pid, &cpu_pid) < 0)
 		goto out;
-	}
-	char prefix[32];
-	snprintf(prefix, sizeof(prefix), "creg-%ld-", (long)time(NULL) % 100000);
-	double tg = bench_now();
-	for (; made < nreq; made++) {
-		char serial[64];
-		snprintf(serial, sizeof(serial), "%s%07zu", prefix, made);
-		if (bench_gen_one(&g, serial, 1, &reqs[made]) < 0)
-			goto out;
-	}
-	printf("pledges: %zu pre-generated in %.1f s (own IDevID and nonce each)\n", made,
-	       bench_now() - tg);
-
-	char *dargv[] = {daemon, "-c", conf, NULL};
-	if (tgt.url) {
-		cpu_pid = tgt.pid ? (pid_t)tgt.pid : -1;
-	} else if (bench_run_logged(dargv, log, &pid) < 0 ||
-	           bench_wait_ready(pid, cafile, admin, log) < 0) {
-		pid = -1;
-		goto out;
-	} else {
-		cpu_pid = pid;
-	}
 	if (bench_register_devices(cafile, token, admin, pki,
 	                           "https://127.0.0.1:1/.well-known/brski/requestvoucher", prefix,
 	                           made) < 0)
 		goto out;
 	printf("daemon: %s (pid %d), %zu redirect devices registered through the admin API\n",
-	       tgt.url ? tgt.url : daemon, (int)cpu_pid, made);
+	       o.tgt.url ? o.tgt.url : o.daemon, (int)cpu_pid, made);
 
 	/* The limit (the first pledge's IDevID as the client), before and
 	 * after the load. */
-	double hs_secs = 0, lim_s = seconds >= 4 ? 0.5 : 0.15 * (double)seconds;
+	double hs_secs = 0, lim_s = o.seconds >= 4 ? 0.5 : 0.15 * (double)o.seconds;
 	unsigned long hs_n = 0;
 	char pchain[800], pkey[800];
 	snprintf(pchain, sizeof(pchain), "%s/pledge.chain.pem", g.dir);
@@ -223,8 +155,8 @@ int bench_cloudreg(int argc, char **argv)
 	        .content_type = "application/voucher-cms+json",
 	        .accept = "application/voucher-cms+json",
 	        .cafile = cafile,
-	        .connections = (unsigned)conns,
-	        .seconds = (double)seconds,
+	        .connections = (unsigned)o.conns,
+	        .seconds = (double)o.seconds,
 	        .reqs = reqs,
 	        .nreqs = warm,
 	        .fresh = 1,
@@ -251,7 +183,7 @@ int bench_cloudreg(int argc, char **argv)
 	       limit, hs_n);
 	printf("cloudregd: %zu redirects (%zu failed) in %.2f s over %llu connections at a time "
 	       "(%u handshakes)\n",
-	       pr.ok, pr.failed, pr.wall, (unsigned long long)conns, pr.handshakes);
+	       pr.ok, pr.failed, pr.wall, (unsigned long long)o.conns, pr.handshakes);
 	if (pr.failed > 0)
 		printf("first failure: status %u: %.200s\n", pr.first_status, pr.first_error);
 	printf("cloudregd throughput: %.0f redirects/s wall, %.0f per daemon CPU-second (%.2f CPU "
@@ -272,7 +204,7 @@ out:
 	bench_reqs_free(reqs, made);
 	if (gen_ok)
 		bench_gen_free(&g);
-	if (keep)
+	if (o.keep)
 		fprintf(stderr, "brski bench cloudreg: kept %s\n", dir);
 	else
 		bench_rm_tree(dir);

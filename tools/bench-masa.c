@@ -643,17 +643,16 @@ int bench_masa(int argc, char **argv)
 	        {"seconds", required_argument, NULL, 's'},
 	        {"connections", required_argument, NULL, 'c'},
 	        {"requests", required_argument, NULL, 'r'},
-	        {"masad", required_argument, NULL, 'm'},
+	        {"masad", required_argument, NULL, 'd'},
 	        {"keep", no_argument, NULL, 'k'},
 	        {"help", no_argument, NULL, 'h'},
 	        BENCH_TARGET_OPTIONS,
 	        {NULL, 0, NULL, 0},
 	};
-	uint64_t seconds = 5, conns = 0, nreq = 0;
-	int keep = 0, c, ret = BRSKI_EXIT_IO;
-	struct bench_target tgt = {0};
+	struct bench_run_opts o = {.seconds = 5};
+	int c, ret = BRSKI_EXIT_IO;
 	pid_t cpu_pid = -1; /* the daemon whose CPU time counts */
-	char masad[1100] = "", dir[512] = "", pki[600], conf[700], log[700], scratch[700];
+	char dir[512] = "", pki[600], conf[700], log[700], scratch[700], prefix[32];
 	char admin_hp[128], brski_hp[128], host[64], admin[200], cafile[700], token[200] = "";
 	char reg_key[700], reg_chain[700], sign_key[700], sign_chain[700], anchor[700];
 	uint16_t port = 0;
@@ -667,53 +666,22 @@ int bench_masa(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			if (brski_str_to_u64(optarg, &seconds, BENCH_MAX_SECONDS) != VOUCHER_OK ||
-			    seconds == 0)
-				goto usage;
-			break;
-		case 'c':
-			if (brski_str_to_u64(optarg, &conns, BENCH_MAX_CONNECTIONS) != VOUCHER_OK ||
-			    conns == 0)
-				goto usage;
-			break;
-		case 'r':
-			if (brski_str_to_u64(optarg, &nreq, MASA_MAX_REQUESTS) != VOUCHER_OK ||
-			    nreq < 10)
-				goto usage;
-			break;
-		case 'm':
-			snprintf(masad, sizeof(masad), "%s", optarg);
-			break;
-		case 'k':
-			keep = 1;
-			break;
-		case 'h':
+		if (c == 'h') {
 			masa_usage(stdout);
 			return BRSKI_EXIT_OK;
-		default:
-			if (bench_target_opt(&tgt, c, optarg) > 0)
-				break;
-			goto usage;
 		}
+		if (bench_run_opt(&o, c, optarg, MASA_MAX_REQUESTS) <= 0)
+			goto usage;
 	}
-	if (optind != argc || bench_target_check(&tgt, "brski bench masa") < 0)
+	if (optind != argc || bench_target_check(&o.tgt, "brski bench masa") < 0)
 		goto usage;
-	if (conns == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		conns = (uint64_t)(n > 0 ? 2 * n : 4);
-	}
-	if (nreq == 0)
-		nreq = 800 * seconds;
-	if (masad[0] == '\0')
-		bench_find_daemon("masad", "masa", masad, sizeof(masad));
+	bench_run_defaults(&o, 800, "masad", "masa");
 
-	if (tgt.url ? bench_target_dir(dir, sizeof(dir)) != 0
-	            : bench_tmp_pki(dir, sizeof(dir)) != 0)
+	if (o.tgt.url ? bench_target_dir(dir, sizeof(dir)) != 0
+	              : bench_tmp_pki(dir, sizeof(dir)) != 0)
 		goto out;
-	if (tgt.url)
-		snprintf(pki, sizeof(pki), "%s", tgt.pki);
+	if (o.tgt.url)
+		snprintf(pki, sizeof(pki), "%s", o.tgt.pki);
 	else
 		snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(conf, sizeof(conf), "%s/masad.conf", pki);
@@ -725,8 +693,8 @@ int bench_masa(int argc, char **argv)
 	snprintf(sign_key, sizeof(sign_key), "%s/masa-sign.key", pki);
 	snprintf(sign_chain, sizeof(sign_chain), "%s/masa-sign.chain.pem", pki);
 	snprintf(anchor, sizeof(anchor), "%s/masa-ca.crt", pki);
-	if (tgt.url) {
-		if (bench_target_resolve(&tgt, host, sizeof(host), &port, admin, sizeof(admin),
+	if (o.tgt.url) {
+		if (bench_target_resolve(&o.tgt, host, sizeof(host), &port, admin, sizeof(admin),
 		                         token, sizeof(token)) < 0)
 			goto out;
 		snprintf(brski_hp, sizeof(brski_hp), "%s:%u", host, port);
@@ -737,17 +705,8 @@ int bench_masa(int argc, char **argv)
 		goto out;
 	} else {
 		snprintf(admin, sizeof(admin), "https://%s", admin_hp);
-		char tf[700];
-		snprintf(tf, sizeof(tf), "%s/admin-token", pki);
-		FILE *f = fopen(tf, "r");
-		if (!f || !fgets(token, sizeof(token), f)) {
-			if (f)
-				fclose(f);
-			fprintf(stderr, "brski bench: cannot read %s\n", tf);
+		if (bench_read_token(pki, token, sizeof(token)) < 0)
 			goto out;
-		}
-		fclose(f);
-		token[strcspn(token, "\r\n")] = '\0';
 	}
 
 	struct voucher_error_info ei;
@@ -762,41 +721,18 @@ int bench_masa(int argc, char **argv)
 	if (bench_gen_init(&g, pki, scratch, brski_hp, reg_chain) < 0)
 		goto out;
 	gen_ok = 1;
-	if (!(reqs = calloc((size_t)nreq, sizeof(*reqs)))) {
-		fprintf(stderr, "brski bench: out of memory for %llu requests\n",
-		        (unsigned long long)nreq);
+	if (bench_gen_many(&g, "bench", 0, (size_t)o.nreq, &reqs, &made, prefix, sizeof(prefix)) <
+	            0 ||
+	    bench_daemon_up(&o, conf, log, cafile, admin, &pid, &cpu_pid) < 0)
 		goto out;
-	}
-	char prefix[32];
-	snprintf(prefix, sizeof(prefix), "bench-%ld-", (long)time(NULL) % 100000);
-	double tg = bench_now();
-	for (; made < nreq; made++) {
-		char serial[64];
-		snprintf(serial, sizeof(serial), "%s%07zu", prefix, made);
-		if (bench_gen_one(&g, serial, 0, &reqs[made]) < 0)
-			goto out;
-	}
-	printf("requests: %zu pre-generated in %.1f s (distinct pledges, unique nonces)\n", made,
-	       bench_now() - tg);
-
-	char *dargv[] = {masad, "-c", conf, NULL};
-	if (tgt.url) {
-		cpu_pid = tgt.pid ? (pid_t)tgt.pid : -1;
-	} else if (bench_run_logged(dargv, log, &pid) < 0 ||
-	           bench_wait_ready(pid, cafile, admin, log) < 0) {
-		pid = -1;
-		goto out;
-	} else {
-		cpu_pid = pid;
-	}
 	if (bench_register_devices(cafile, token, admin, pki, NULL, prefix, made) < 0)
 		goto out;
 	printf("daemon: %s (pid %d), %zu devices registered through the admin API\n",
-	       tgt.url ? tgt.url : masad, (int)cpu_pid, made);
+	       o.tgt.url ? o.tgt.url : o.daemon, (int)cpu_pid, made);
 
 	struct bench_limit lim;
 	memset(&lim, 0, sizeof(lim));
-	double lim_s = seconds >= 4 ? 1.0 : 0.25 * (double)seconds;
+	double lim_s = o.seconds >= 4 ? 1.0 : 0.25 * (double)o.seconds;
 	if (bench_limit_measure(sign_key, sign_chain, anchor, lim_s, &lim) < 0)
 		goto out;
 
@@ -811,8 +747,8 @@ int bench_masa(int argc, char **argv)
 	        .cafile = cafile,
 	        .cert_chain = reg_chain,
 	        .key = reg_key,
-	        .connections = (unsigned)conns,
-	        .seconds = (double)seconds,
+	        .connections = (unsigned)o.conns,
+	        .seconds = (double)o.seconds,
 	        .reqs = reqs,
 	        .nreqs = warm,
 	};
@@ -835,7 +771,7 @@ int bench_masa(int argc, char **argv)
 		b.reqs = reqs + warm + peak_n;
 		b.nreqs = half_n;
 		b.rate = peak / 2;
-		b.seconds = (double)seconds / 2 + 0.5;
+		b.seconds = (double)o.seconds / 2 + 0.5;
 		if (bench_load_run(&b, &hr) < 0)
 			goto out;
 	}
@@ -849,7 +785,7 @@ int bench_masa(int argc, char **argv)
 	printf("limit per voucher (1 CMS sign + 2 CMS verify): %.0f vouchers/s per core\n", limit);
 	printf("masad peak: %zu vouchers (%zu refused) in %.2f s over %llu connections "
 	       "(%u handshakes)\n",
-	       pr.ok, pr.failed, pr.wall, (unsigned long long)conns, pr.handshakes);
+	       pr.ok, pr.failed, pr.wall, (unsigned long long)o.conns, pr.handshakes);
 	if (pr.failed > 0)
 		printf("first refusal: status %u: %.200s\n", pr.first_status, pr.first_error);
 	printf("masad throughput: %.0f vouchers/s wall, %.0f vouchers per daemon CPU-second "
@@ -880,7 +816,7 @@ out:
 	reqs = NULL;
 	if (gen_ok)
 		bench_gen_free(&g);
-	if (keep)
+	if (o.keep)
 		fprintf(stderr, "brski bench masa: kept %s\n", dir);
 	else
 		bench_rm_tree(dir);

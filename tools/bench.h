@@ -203,6 +203,38 @@ int bench_target_dir(char *dir, size_t size);
  * over the limit times the online cores. */
 void bench_print_ratio(double per_cpu, double wall, double limit, int have_cpu, const char *what);
 
+/* ---- the daemon benchmarks' setup (tools/bench-setup.c) ---- */
+
+/* The options brski bench masa and cloudreg share: --seconds ('s'),
+ * --connections ('c'), --requests ('r'), the daemon's path ('d'), --keep
+ * ('k') and the target options of a daemon given by URL. */
+struct bench_run_opts {
+	uint64_t seconds, conns, nreq;
+	char daemon[1100];
+	int keep;
+	struct bench_target tgt;
+};
+/* 1 when c was one of those options (stored), 0 when not one, -1 bad value;
+ * at most max_requests requests. */
+int bench_run_opt(struct bench_run_opts *o, int c, const char *arg, uint64_t max_requests);
+/* Fill what the options left unset: two connections per core,
+ * requests_per_second x seconds requests, the daemon called name found
+ * next to brski in the build tree (subdir) or on PATH. */
+void bench_run_defaults(struct bench_run_opts *o, uint64_t requests_per_second, const char *name,
+                        const char *subdir);
+/* The bootstrap admin token of a `brski pki init` dir. 0 or -1 (said). */
+int bench_read_token(const char *pki, char *token, size_t size);
+/* n requests of distinct pledges named "<tag>-<time>-<seq>" (the serial
+ * prefix is returned for registering them); pledge_only as bench_gen_one.
+ * *reqs is allocated even on failure, with *made requests in it. */
+int bench_gen_many(struct bench_gen *g, const char *tag, int pledge_only, size_t n,
+                   struct bench_req **reqs, size_t *made, char *prefix, size_t psize);
+/* Start o->daemon -c conf (its output to log) and wait until its admin API
+ * answers; with --url, nothing to start. *pid is what to stop (-1 for
+ * none), *cpu_pid the process whose CPU time counts (-1: unknown). */
+int bench_daemon_up(const struct bench_run_opts *o, const char *conf, const char *log,
+                    const char *cafile, const char *admin, pid_t *pid, pid_t *cpu_pid);
+
 int bench_cloudreg(int argc, char **argv);
 int bench_masa(int argc, char **argv);
 int bench_crypto(int argc, char **argv);
