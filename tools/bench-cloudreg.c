@@ -53,13 +53,7 @@ static void cloudreg_usage(FILE *out)
 int bench_cloudreg(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"seconds", required_argument, NULL, 's'},
-	        {"connections", required_argument, NULL, 'c'},
-	        {"requests", required_argument, NULL, 'r'},
-	        {"cloudregd", required_argument, NULL, 'd'},
-	        {"keep", no_argument, NULL, 'k'},
-	        {"help", no_argument, NULL, 'h'},
-	        BENCH_TARGET_OPTIONS,
+	        BENCH_RUN_OPTIONS("cloudregd"),
 	        {NULL, 0, NULL, 0},
 	};
 	struct bench_run_opts o = {.seconds = 5};
@@ -161,24 +155,20 @@ int bench_cloudreg(int argc, char **argv)
 	        .nreqs = warm,
 	        .fresh = 1,
 	};
-	struct bench_result wr, pr;
+	struct bench_result wr;
+	struct bench_phase peak;
 	if (warm > 0 && bench_load_run(&b, &wr) < 0)
 		goto out;
-	unsigned long rss0 = bench_proc_status_kib(cpu_pid, "VmRSS");
-	double cpu0 = bench_proc_cpu(cpu_pid);
-	b.reqs = reqs + warm;
-	b.nreqs = made - warm;
-	if (bench_load_run(&b, &pr) < 0)
+	if (bench_phase_run(&b, reqs + warm, made - warm, cpu_pid, &peak) < 0)
 		goto out;
-	double cpu1 = bench_proc_cpu(cpu_pid);
-	unsigned long rss1 = bench_proc_status_kib(cpu_pid, "VmRSS");
+	const struct bench_result pr = peak.r;
+	unsigned long rss0 = peak.rss0, rss1 = peak.rss1;
 	if (bench_handshake_measure(srv_chain, srv_key, pchain, pkey, mfg, lim_s, &hs_secs, &hs_n) <
 	    0)
 		goto out;
 
 	double limit = hs_secs > 0 ? (double)hs_n / hs_secs : 0;
-	double dcpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : 0,
-	       per_cpu = dcpu > 0 ? (double)pr.ok / dcpu : 0;
+	double dcpu = peak.cpu, per_cpu = dcpu > 0 ? (double)pr.ok / dcpu : 0;
 	printf("limit mutual-TLS handshake (server side, in process): %.0f/s per core (%lu)\n",
 	       limit, hs_n);
 	printf("cloudregd: %zu redirects (%zu failed) in %.2f s over %llu connections at a time "

@@ -640,13 +640,7 @@ static void masa_usage(FILE *out)
 int bench_masa(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"seconds", required_argument, NULL, 's'},
-	        {"connections", required_argument, NULL, 'c'},
-	        {"requests", required_argument, NULL, 'r'},
-	        {"masad", required_argument, NULL, 'd'},
-	        {"keep", no_argument, NULL, 'k'},
-	        {"help", no_argument, NULL, 'h'},
-	        BENCH_TARGET_OPTIONS,
+	        BENCH_RUN_OPTIONS("masad"),
 	        {NULL, 0, NULL, 0},
 	};
 	struct bench_run_opts o = {.seconds = 5};
@@ -752,19 +746,14 @@ int bench_masa(int argc, char **argv)
 	        .reqs = reqs,
 	        .nreqs = warm,
 	};
-	struct bench_result wr, pr, hr;
+	struct bench_result wr, hr;
+	struct bench_phase ph;
 	if (warm > 0 && bench_load_run(&b, &wr) < 0)
 		goto out;
-	unsigned long rss0 = bench_proc_status_kib(cpu_pid, "VmRSS");
-	unsigned long anon0 = bench_proc_status_kib(cpu_pid, "RssAnon");
-	double cpu0 = bench_proc_cpu(cpu_pid);
-	b.reqs = reqs + warm;
-	b.nreqs = peak_n;
-	if (bench_load_run(&b, &pr) < 0)
+	if (bench_phase_run(&b, reqs + warm, peak_n, cpu_pid, &ph) < 0)
 		goto out;
-	double cpu1 = bench_proc_cpu(cpu_pid);
-	unsigned long rss1 = bench_proc_status_kib(cpu_pid, "VmRSS");
-	unsigned long anon1 = bench_proc_status_kib(cpu_pid, "RssAnon");
+	const struct bench_result pr = ph.r;
+	unsigned long rss0 = ph.rss0, rss1 = ph.rss1, anon0 = ph.anon0, anon1 = ph.anon1;
 	double peak = pr.wall > 0 ? (double)pr.ok / pr.wall : 0;
 	memset(&hr, 0, sizeof(hr));
 	if (peak > 0) {
@@ -778,7 +767,7 @@ int bench_masa(int argc, char **argv)
 	if (bench_limit_measure(sign_key, sign_chain, anchor, lim_s, &lim) < 0)
 		goto out;
 
-	double dcpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : 0;
+	double dcpu = ph.cpu;
 	double per_cpu = dcpu > 0 ? (double)pr.ok / dcpu : 0;
 	double limit = bench_limit_vouchers(&lim, 2);
 	bench_limit_print(&lim);

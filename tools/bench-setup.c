@@ -124,3 +124,23 @@ int bench_daemon_up(const struct bench_run_opts *o, const char *conf, const char
 	*cpu_pid = *pid;
 	return 0;
 }
+
+int bench_phase_run(struct bench_load *b, struct bench_req *reqs, size_t n, pid_t cpu_pid,
+                    struct bench_phase *ph)
+{
+	double cpu0, cpu1;
+
+	memset(ph, 0, sizeof(*ph));
+	b->reqs = reqs;
+	b->nreqs = n;
+	ph->rss0 = bench_proc_status_kib(cpu_pid, "VmRSS");
+	ph->anon0 = bench_proc_status_kib(cpu_pid, "RssAnon");
+	cpu0 = bench_proc_cpu(cpu_pid);
+	if (bench_load_run(b, &ph->r) < 0)
+		return -1;
+	cpu1 = bench_proc_cpu(cpu_pid);
+	ph->rss1 = bench_proc_status_kib(cpu_pid, "VmRSS");
+	ph->anon1 = bench_proc_status_kib(cpu_pid, "RssAnon");
+	ph->cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : 0;
+	return 0;
+}

@@ -208,6 +208,11 @@ void bench_print_ratio(double per_cpu, double wall, double limit, int have_cpu, 
 /* The options brski bench masa and cloudreg share: --seconds ('s'),
  * --connections ('c'), --requests ('r'), the daemon's path ('d'), --keep
  * ('k') and the target options of a daemon given by URL. */
+#define BENCH_RUN_OPTIONS(daemon_option)                                                           \
+	{"seconds", required_argument, NULL, 's'}, {"connections", required_argument, NULL, 'c'},  \
+	        {"requests", required_argument, NULL, 'r'},                                        \
+	        {daemon_option, required_argument, NULL, 'd'}, {"keep", no_argument, NULL, 'k'},   \
+	        {"help", no_argument, NULL, 'h'}, BENCH_TARGET_OPTIONS
 struct bench_run_opts {
 	uint64_t seconds, conns, nreq;
 	char daemon[1100];
@@ -232,6 +237,16 @@ int bench_gen_many(struct bench_gen *g, const char *tag, int pledge_only, size_t
 /* Start o->daemon -c conf (its output to log) and wait until its admin API
  * answers; with --url, nothing to start. *pid is what to stop (-1 for
  * none), *cpu_pid the process whose CPU time counts (-1: unknown). */
+/* One measured load phase: the requests reqs[0..n) through b, with the
+ * daemon's CPU seconds (-1 unknown) and resident memory around it. */
+struct bench_phase {
+	struct bench_result r;
+	double cpu;                 /* daemon CPU seconds during the phase, 0 unknown */
+	unsigned long rss0, rss1;   /* VmRSS KiB before and after */
+	unsigned long anon0, anon1; /* RssAnon KiB before and after */
+};
+int bench_phase_run(struct bench_load *b, struct bench_req *reqs, size_t n, pid_t cpu_pid,
+                    struct bench_phase *ph);
 int bench_daemon_up(const struct bench_run_opts *o, const char *conf, const char *log,
                     const char *cafile, const char *admin, pid_t *pid, pid_t *cpu_pid);
 
