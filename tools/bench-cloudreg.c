@@ -69,17 +69,9 @@ int bench_cloudreg(int argc, char **argv)
 	struct bench_gen g;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'h') {
-			cloudreg_usage(stdout);
-			return BRSKI_EXIT_OK;
-		}
-		if (bench_run_opt(&o, c, optarg, CREG_MAX_REQUESTS) <= 0)
-			goto usage;
-	}
-	if (optind != argc || bench_target_check(&o.tgt, "brski bench cloudreg") < 0)
-		goto usage;
+	if ((c = bench_run_parse(argc, argv, opts, &o, CREG_MAX_REQUESTS, "brski bench cloudreg",
+	                         cloudreg_usage)) != 0)
+		return c > 0 ? BRSKI_EXIT_OK : BRSKI_EXIT_USAGE;
 	bench_run_defaults(&o, 300, "cloudregd", "cloudreg");
 
 	struct voucher_error_info ei;
@@ -90,15 +82,10 @@ int bench_cloudreg(int argc, char **argv)
 		        voucher_strerror(le), ei.message);
 		return BRSKI_EXIT_USAGE;
 	}
-	if (o.tgt.url ? bench_target_dir(dir, sizeof(dir)) != 0
-	              : bench_tmp_pki(dir, sizeof(dir)) != 0)
+	if (bench_run_dirs(&o, dir, sizeof(dir), pki, sizeof(pki)) < 0)
 		goto out;
 	/* By URL the deployment's cloud configuration still names the
 	 * server credential the handshake limit is measured with. */
-	if (o.tgt.url)
-		snprintf(pki, sizeof(pki), "%s", o.tgt.pki);
-	else
-		snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(conf, sizeof(conf), "%s/cloudregd-cloud.conf", pki);
 	snprintf(log, sizeof(log), "%s/cloudregd.log", dir);
 	snprintf(cafile, sizeof(cafile), "%s/tls-ca.crt", pki);
@@ -199,7 +186,4 @@ out:
 	else
 		bench_rm_tree(dir);
 	return ret;
-usage:
-	cloudreg_usage(stderr);
-	return BRSKI_EXIT_USAGE;
 }

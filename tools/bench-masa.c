@@ -658,26 +658,13 @@ int bench_masa(int argc, char **argv)
 
 	/* Progress lines appear as they happen, also into a pipe. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'h') {
-			masa_usage(stdout);
-			return BRSKI_EXIT_OK;
-		}
-		if (bench_run_opt(&o, c, optarg, MASA_MAX_REQUESTS) <= 0)
-			goto usage;
-	}
-	if (optind != argc || bench_target_check(&o.tgt, "brski bench masa") < 0)
-		goto usage;
+	if ((c = bench_run_parse(argc, argv, opts, &o, MASA_MAX_REQUESTS, "brski bench masa",
+	                         masa_usage)) != 0)
+		return c > 0 ? BRSKI_EXIT_OK : BRSKI_EXIT_USAGE;
 	bench_run_defaults(&o, 800, "masad", "masa");
 
-	if (o.tgt.url ? bench_target_dir(dir, sizeof(dir)) != 0
-	              : bench_tmp_pki(dir, sizeof(dir)) != 0)
+	if (bench_run_dirs(&o, dir, sizeof(dir), pki, sizeof(pki)) < 0)
 		goto out;
-	if (o.tgt.url)
-		snprintf(pki, sizeof(pki), "%s", o.tgt.pki);
-	else
-		snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(conf, sizeof(conf), "%s/masad.conf", pki);
 	snprintf(log, sizeof(log), "%s/masad.log", dir);
 	snprintf(scratch, sizeof(scratch), "%s", dir);
@@ -810,7 +797,4 @@ out:
 	else
 		bench_rm_tree(dir);
 	return ret;
-usage:
-	masa_usage(stderr);
-	return BRSKI_EXIT_USAGE;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +56,40 @@ void bench_run_defaults(struct bench_run_opts *o, uint64_t requests_per_second, 
 		o->nreq = requests_per_second * o->seconds;
 	if (o->daemon[0] == '\0')
 		bench_find_daemon(name, subdir, o->daemon, sizeof(o->daemon));
+}
+
+int bench_run_parse(int argc, char **argv, const struct option *opts, struct bench_run_opts *o,
+                    uint64_t max_requests, const char *prog, void (*usage)(FILE *))
+{
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (bench_run_opt(o, c, optarg, max_requests) <= 0) {
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc || bench_target_check(&o->tgt, prog) < 0) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+int bench_run_dirs(const struct bench_run_opts *o, char *dir, size_t dsize, char *pki, size_t psize)
+{
+	if (o->tgt.url ? bench_target_dir(dir, dsize) != 0 : bench_tmp_pki(dir, dsize) != 0)
+		return -1;
+	if (o->tgt.url)
+		snprintf(pki, psize, "%s", o->tgt.pki);
+	else
+		snprintf(pki, psize, "%s/pki", dir);
+	return 0;
 }
 
 int bench_read_token(const char *pki, char *token, size_t size)

@@ -11,8 +11,10 @@
 #ifndef BRSKI_TOOL_BENCH_H
 #define BRSKI_TOOL_BENCH_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <gnutls/gnutls.h>
@@ -222,6 +224,15 @@ struct bench_run_opts {
 /* 1 when c was one of those options (stored), 0 when not one, -1 bad value;
  * at most max_requests requests. */
 int bench_run_opt(struct bench_run_opts *o, int c, const char *arg, uint64_t max_requests);
+/* Parse argv with opts (BENCH_RUN_OPTIONS and nothing else), check the
+ * target options together, and fill the defaults (bench_run_defaults).
+ * 0: go on; 1: --help was printed with usage; -1: a usage error (said). */
+int bench_run_parse(int argc, char **argv, const struct option *opts, struct bench_run_opts *o,
+                    uint64_t max_requests, const char *prog, void (*usage)(FILE *));
+/* The run's temp dir (a fresh `brski pki init` in it, or a scratch dir with
+ * --url) and the PKI dir in use (dir/pki, or --pki). 0 or -1 (said). */
+int bench_run_dirs(const struct bench_run_opts *o, char *dir, size_t dsize, char *pki,
+                   size_t psize);
 /* Fill what the options left unset: two connections per core,
  * requests_per_second x seconds requests, the daemon called name found
  * next to brski in the build tree (subdir) or on PATH. */
