@@ -37,6 +37,26 @@ static voucher_err owner_has_serial(struct svc_admin_ctx *c, const char *owner, 
 	return VOUCHER_OK;
 }
 
+/* Whether this request's token may see serial's rows: a token limited to
+ * an owner sees only that owner's devices. When not, the answer is set in
+ * resp and *r is what the handler returns. */
+static bool serial_visible(struct svc_admin_ctx *c, struct svc_resp *resp, const char *serial,
+                           voucher_err *r)
+{
+	bool yes = false;
+
+	if (!c->token || !c->token->owner)
+		return true;
+	if ((*r = owner_has_serial(c, c->token->owner, serial, &yes)) != VOUCHER_OK) {
+		*r = svc_admin_problem(resp, *r, "failed to list devices: %s", c->err);
+		return false;
+	}
+	if (!yes)
+		*r = svc_admin_problem(resp, VOUCHER_E_NOT_FOUND, "owner '%s' has no device '%s'",
+		                       c->token->owner, serial);
+	return yes;
+}
+
 static json_t *telemetry_json(const struct store_telemetry *t)
 {
 	json_error_t je;
@@ -59,15 +79,8 @@ static voucher_err telemetry_list(struct svc_admin_ctx *c, struct svc_resp *resp
 	json_t *items;
 	voucher_err r;
 
-	if (c->token && c->token->owner) {
-		bool yes = false;
-		if ((r = owner_has_serial(c, c->token->owner, serial, &yes)) != VOUCHER_OK)
-			return svc_admin_problem(resp, r, "failed to list devices: %s", c->err);
-		if (!yes)
-			return svc_admin_problem(resp, VOUCHER_E_NOT_FOUND,
-			                         "owner '%s' has no device '%s'", c->token->owner,
-			                         serial);
-	}
+	if (!serial_visible(c, resp, serial, &r))
+		return r;
 	if ((r = svc_admin_page_start(c, resp, "telemetry", &page)) != VOUCHER_OK)
 		return r;
 	r = store_telemetry_list(c->store, serial, &page, &v, &n, c->err, sizeof(c->err));
@@ -113,15 +126,8 @@ static voucher_err requests_list(struct svc_admin_ctx *c, struct svc_resp *resp,
 	json_t *items;
 	voucher_err r;
 
-	if (serial && c->token && c->token->owner) {
-		bool yes = false;
-		if ((r = owner_has_serial(c, c->token->owner, serial, &yes)) != VOUCHER_OK)
-			return svc_admin_problem(resp, r, "failed to list devices: %s", c->err);
-		if (!yes)
-			return svc_admin_problem(resp, VOUCHER_E_NOT_FOUND,
-			                         "owner '%s' has no device '%s'", c->token->owner,
-			                         serial);
-	}
+	if (serial && !serial_visible(c, resp, serial, &r))
+		return r;
 	if ((r = svc_admin_page_start(c, resp, "requests", &page)) != VOUCHER_OK)
 		return r;
 	r = store_preq_list(c->store, serial, &page, &v, &n, c->err, sizeof(c->err));

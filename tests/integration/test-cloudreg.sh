@@ -232,6 +232,29 @@ for bad in '{"version":1}' '{"status":true}' '{"version":1,"status":"yes"}' '{"v
 	[ "$(status_post "$bad")" = 400 ] || fail "bad telemetry '$bad' not 400"
 done
 tele "$CLOUD_ADMIN" "$TLS_CA" pledge-0002 | grep -q '"disk full"' || fail "enrollstatus reason not stored"
+# A token limited to an owner reads its own devices' telemetry and request
+# log only; another owner's device is 404 (not 403: its existence is not
+# told).
+scoped_token() { # OWNER -> token text
+	printf '{"name":"scoped-%s","scope":"read","owner":"%s"}' "$1" "$1" >"$TEST_TMP/tok.json"
+	admin POST /tokens "$TEST_TMP/tok.json" >/dev/null
+	[ "$(cat "$TEST_TMP/status")" = 201 ] || fail "token for $1: $(cat "$TEST_TMP/admin.out")"
+	jfield "$TEST_TMP/admin.out" token
+}
+jfield() { "$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+scoped_get() { # TOKEN PATH -> status
+	curl -s -o "$TEST_TMP/scoped.out" -w '%{http_code}' --cacert "$TLS_CA" \
+		-H "Authorization: Bearer $1" "$CLOUD_ADMIN/admin/v1$2"
+}
+ACME_TOKEN=$(scoped_token acme-owner)
+LOOP_TOKEN=$(scoped_token loop-owner)
+for path in /devices/pledge-0002/telemetry /devices/pledge-0002/requests; do
+	st=$(scoped_get "$ACME_TOKEN" "$path")
+	[ "$st" = 200 ] || fail "acme-owner's token on $path: $st $(cat "$TEST_TMP/scoped.out")"
+	st=$(scoped_get "$LOOP_TOKEN" "$path")
+	[ "$st" = 404 ] || fail "loop-owner's token on $path: $st, want 404"
+	grep -q "has no device 'pledge-0002'" "$TEST_TMP/scoped.out" || fail "404 body: $(cat "$TEST_TMP/scoped.out")"
+done
 
 # ---- MASA failures, each a cloud registrar with its own [registrar]
 # masa_url; counted in /metrics ----
