@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cloudreg/acme.h"
+#include "cloudreg/https.h"
 #include "common/compat.h"
 #include "common/str.h"
 #include "service/log.h"
@@ -690,17 +691,7 @@ static voucher_err http(struct acme_client *c, const char *method, const char *u
 	r->retry_after = 0;
 	/* reset keeps the live connection and TLS session (STYLE note 3) */
 	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->trust) {
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->trust);
-		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-	}
+	creg_https_setup(h, url, c->trust);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION " (ACME)");
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)c->timeout);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)c->timeout);

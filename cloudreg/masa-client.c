@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cloudreg/creg.h"
+#include "cloudreg/https.h"
 #include "common/str.h"
 #include "service/log.h"
 #include "service/metrics.h"
@@ -156,15 +157,7 @@ static enum creg_masa_outcome attempt(struct creg_app *app, CURL *h, const char 
 	res->status = 0;
 	res->ctype[0] = '\0';
 	res->retry_after = 0;
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_CAINFO, trust);
-	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	creg_https_setup(h, url, trust);
 	curl_easy_setopt(h, CURLOPT_SSLCERT, k->client_cert);
 	curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
 	curl_easy_setopt(h, CURLOPT_SSLKEY, k->client_key);
