@@ -157,7 +157,9 @@ static int bulk_pg(const char *uri, uint64_t n)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		goto out;
 	PQclear(res);
-	res = PQexec(c, "ANALYZE devices");
+	/* Vacuumed and analyzed now, so that autovacuum does not do it
+	 * (competing for the CPU) while the lookups are measured. */
+	res = PQexec(c, "VACUUM ANALYZE devices");
 	rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
 out:
 	if (rc < 0)
@@ -214,8 +216,10 @@ static int pg_backends_find(const char *uri, struct pg_backends *b)
 
 	if (PQstatus(c) != CONNECTION_OK)
 		goto out;
+	/* Client backends only: an autovacuum worker on the freshly filled
+	 * table is not a lookup's work. */
 	res = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-	                " AND pid <> pg_backend_pid()");
+	                " AND backend_type = 'client backend' AND pid <> pg_backend_pid()");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		goto out;
 	for (int i = 0; i < PQntuples(res) && b->n < PG_MAX_BACKENDS; i++) {
