@@ -39,12 +39,13 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <voucher/x509.h>
 
 #include "cloudreg/acme.h"
 #include "cloudreg/ca.h"
@@ -80,11 +81,18 @@ struct acme_backend {
 	unsigned poll_s;
 	struct creg_http01 *http01;
 
-	pthread_mutex_t lock; /* preauth, account registration, cacerts */
+	pthread_mutex_t lock; /* preauth, account registration, issuers */
 	struct preauth pre[PREAUTH_SLOTS];
-	uint8_t *ca_der[CREG_CA_MAX_CHAIN];
-	size_t ca_len[CREG_CA_MAX_CHAIN];
-	atomic_size_t n_ca;
+	/* The issuers the CA sent with its most recent certificate (DER,
+	 * issuing CA first), served by EST cacerts: replaced at every
+	 * issuance that brings others, seeded at start from the newest valid
+	 * certificate in the store. */
+	uint8_t *issuer_der[CREG_CA_MAX_CHAIN];
+	size_t issuer_len[CREG_CA_MAX_CHAIN];
+	size_t n_issuers;
+	/* [acme] ca_roots: the CA's roots, which ACME does not deliver;
+	 * loaded once, never changed. */
+	struct voucher_x509_chain *roots;
 };
 
 /* What one attempt knows about the job. */
@@ -289,10 +297,105 @@ static void backend_free(struct acme_backend *b)
 	acme_client_free(b->c);
 	free(b->directory);
 	free(b->hook);
-	for (size_t i = 0; i < CREG_CA_MAX_CHAIN; i++)
-		free(b->ca_der[i]);
+	for (size_t i = 0; i < b->n_issuers; i++)
+		free(b->issuer_der[i]);
+	voucher_x509_chain_free(b->roots);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
+}
+
+/* Replace the issuers served by cacerts with certs[1..n-1] of an issued
+ * chain (leaf first), taking ownership of those; the same issuers again
+ * change nothing. Called with b->lock held. */
+static void issuers_take(struct acme_backend *b, uint8_t **certs, const size_t *lens, size_t n)
+{
+	bool same;
+
+	if (n < 2)
+		return;
+	same = n - 1 == b->n_issuers;
+	for (size_t i = 1; same && i < n; i++)
+		same = lens[i] == b->issuer_len[i - 1] &&
+		       memcmp(certs[i], b->issuer_der[i - 1], lens[i]) == 0;
+	if (same)
+		return;
+	for (size_t i = 0; i < b->n_issuers; i++) {
+		free(b->issuer_der[i]);
+		b->issuer_der[i] = NULL;
+	}
+	b->n_issuers = 0;
+	for (size_t i = 1; i < n && b->n_issuers < CREG_CA_MAX_CHAIN; i++) {
+		b->issuer_der[b->n_issuers] = certs[i];
+		b->issuer_len[b->n_issuers++] = lens[i];
+		certs[i] = NULL;
+	}
+}
+
+/* After a start or a SIGHUP: the issuers of the newest certificate in the
+ * store that has not expired, so that cacerts carries the CA's chain
+ * before the next issuance. Without one (a new registrar), cacerts has no
+ * intermediates until the first certificate is issued. */
+static void issuers_seed(struct acme_backend *b)
+{
+	struct store_cert c = {0};
+	uint8_t *certs[CREG_CA_MAX_CHAIN] = {NULL};
+	size_t lens[CREG_CA_MAX_CHAIN], n = 0;
+	char serr[STORE_ERRLEN] = "", msg[200] = "";
+	voucher_err r;
+
+	r = store_cert_get_latest(b->store, &c, serr, sizeof(serr));
+	if (r == VOUCHER_E_NOT_FOUND)
+		return;
+	if (r != VOUCHER_OK) {
+		log_warn("acme: failed to read the last issued certificate (%s); EST cacerts "
+		         "has the CA's intermediates after the next issuance",
+		         serr);
+		return;
+	}
+	if (acme_pkcs7_certs(c.pkcs7, c.pkcs7_len, certs, lens, CREG_CA_MAX_CHAIN, &n, msg,
+	                     sizeof(msg)) != VOUCHER_OK)
+		log_warn("acme: the last issued certificate's chain in the store does not parse "
+		         "(%s); EST cacerts has the CA's intermediates after the next issuance",
+		         msg);
+	else
+		issuers_take(b, certs, lens, n);
+	for (size_t i = 0; i < n; i++)
+		free(certs[i]);
+	store_cert_clear(&c);
+}
+
+/* [acme] ca_roots: CA certificates (PEM or DER), every one a CA. */
+static voucher_err load_roots(struct acme_backend *b, const char *path, char *err, size_t errlen)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t d;
+	voucher_err r;
+
+	if ((r = voucher_x509_chain_load_file(path, &b->roots)) != VOUCHER_OK) {
+		snprintf(err, errlen, "[acme] ca_roots %s: %s", path, voucher_strerror(r));
+		return r == VOUCHER_ENOMEM ? r : VOUCHER_E_CONFIG;
+	}
+	if (b->roots->len == 0) {
+		snprintf(err, errlen, "[acme] ca_roots %s holds no certificate", path);
+		return VOUCHER_E_CONFIG;
+	}
+	for (size_t i = 0; i < b->roots->len; i++) {
+		unsigned crit = 0;
+		d.data = b->roots->der[i];
+		d.size = (unsigned)b->roots->der_len[i];
+		if (gnutls_x509_crt_init(&crt) < 0)
+			return VOUCHER_ENOMEM;
+		if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) < 0 ||
+		    gnutls_x509_crt_get_ca_status(crt, &crit) <= 0) {
+			gnutls_x509_crt_deinit(crt);
+			snprintf(err, errlen,
+			         "[acme] ca_roots %s: certificate %zu is not a CA certificate",
+			         path, i + 1);
+			return VOUCHER_E_CONFIG;
+		}
+		gnutls_x509_crt_deinit(crt);
+	}
+	return VOUCHER_OK;
 }
 
 static voucher_err acme_create(const struct svc_config *cfg, struct store *store, void **out,
@@ -304,6 +407,7 @@ static voucher_err acme_create(const struct svc_config *cfg, struct store *store
 	const char *challenge = svc_config_str(cfg, "acme", "challenge");
 	const char *hook = svc_config_str(cfg, "acme", "dns_hook");
 	const char *eab_file = svc_config_str(cfg, "acme", "eab_hmac_key");
+	const char *roots = svc_config_str(cfg, "acme", "ca_roots");
 	voucher_err r;
 
 	*out = NULL;
@@ -347,6 +451,8 @@ static voucher_err acme_create(const struct svc_config *cfg, struct store *store
 		o.eab_key = eab.data;
 		o.eab_key_len = eab.len;
 	}
+	if (roots && (r = load_roots(b, roots, err, errlen)) != VOUCHER_OK)
+		goto fail;
 	r = VOUCHER_ENOMEM;
 	if (!(b->directory = brski_strdup(o.directory)) ||
 	    (hook && !(b->hook = brski_strdup(hook))))
@@ -362,6 +468,7 @@ static voucher_err acme_create(const struct svc_config *cfg, struct store *store
 		                           errlen)) != VOUCHER_OK)
 			goto fail;
 	}
+	issuers_seed(b);
 	brski_buf_free(&eab);
 	log_info("acme: CA backend on %s (%s)", b->directory, b->dns01 ? "dns-01" : "http-01");
 	*out = b;
@@ -377,14 +484,26 @@ static void acme_destroy(void *backend)
 	backend_free(backend);
 }
 
-static void acme_cacerts(void *backend, const uint8_t *const **certs, const size_t **lens,
-                         size_t *n)
+/* EST cacerts after [registrar] domain_ca: the issuers of the most recent
+ * certificate, then the configured roots (each certificate once). */
+static voucher_err acme_issuers(void *backend, struct creg_ca_result *out)
 {
 	struct acme_backend *b = backend;
+	voucher_err r = VOUCHER_OK;
 
-	*certs = (const uint8_t *const *)b->ca_der;
-	*lens = b->ca_len;
-	*n = atomic_load(&b->n_ca);
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; i < b->n_issuers && r == VOUCHER_OK; i++)
+		r = creg_ca_result_add(out, b->issuer_der[i], b->issuer_len[i]);
+	pthread_mutex_unlock(&b->lock);
+	for (size_t i = 0; b->roots && i < b->roots->len && r == VOUCHER_OK; i++) {
+		bool dup = false;
+		for (size_t k = 0; k < out->n_chain && !dup; k++)
+			dup = out->chain_len[k] == b->roots->der_len[i] &&
+			      memcmp(out->chain[k], b->roots->der[i], out->chain_len[k]) == 0;
+		if (!dup)
+			r = creg_ca_result_add(out, b->roots->der[i], b->roots->der_len[i]);
+	}
+	return r;
 }
 
 /* ---- the job's identifiers ----------------------------------------------- */
@@ -941,17 +1060,10 @@ static voucher_err take_chain(struct job *j, const struct brski_buf *p7)
 	}
 	if (r == VOUCHER_OK) {
 		j->res->status = CREG_CA_ISSUED;
-		/* The issuers serve EST cacerts once known; set once so the
-		 * pointers handed out stay valid. */
+		/* The issuers of the most recent certificate serve EST
+		 * cacerts (acme_issuers copies them under the lock). */
 		pthread_mutex_lock(&j->b->lock);
-		if (atomic_load(&j->b->n_ca) == 0 && n > 1) {
-			for (size_t i = 1; i < n; i++) {
-				j->b->ca_der[i - 1] = certs[i];
-				j->b->ca_len[i - 1] = lens[i];
-				certs[i] = NULL;
-			}
-			atomic_store(&j->b->n_ca, n - 1);
-		}
+		issuers_take(j->b, certs, lens, n);
 		pthread_mutex_unlock(&j->b->lock);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -1160,6 +1272,6 @@ const struct creg_ca_ops creg_ca_acme_ops = {
         .name = "acme",
         .create = acme_create,
         .issue = acme_issue,
-        .cacerts = acme_cacerts,
+        .issuers = acme_issuers,
         .destroy = acme_destroy,
 };

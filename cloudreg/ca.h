@@ -99,6 +99,13 @@ struct creg_ca_ops {
 	 * known after the first issuance): cacerts then serves [est] cacerts. */
 	void (*cacerts)(void *backend, const uint8_t *const **certs, const size_t **lens,
 	                size_t *n);
+	/* Optional: certificates EST cacerts serves after those above or
+	 * [registrar] domain_ca, asked for at every cacerts request because
+	 * they change while serving: for the ACME CA, the issuers it sent
+	 * with its most recent certificate (an ACME CA rotates its
+	 * intermediates), then the configured [acme] ca_roots. Copies (DER)
+	 * go to out->chain; out->n_chain 0 when none are known. */
+	voucher_err (*issuers)(void *backend, struct creg_ca_result *out);
 	void (*destroy)(void *backend); /* NULL-safe */
 };
 

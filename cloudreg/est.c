@@ -235,20 +235,53 @@ static voucher_err send_b64(struct svc_resp *resp, const char *ctype, const uint
 	return e;
 }
 
+/* At most as many as a client parses (brski pledge: 8). */
+#define CREG_EST_MAX_CACERTS CREG_EST_MAX_CHAIN
+
+/* RFC 7030 4.1.3: the certificates a client needs to build a chain from
+ * a certificate this EST server had issued to a trust anchor. The fixed
+ * ones (the local CA's, or [registrar] domain_ca), then what the backend
+ * adds at this moment (the ACME CA's latest issuers and [acme] ca_roots),
+ * each certificate once. */
 static voucher_err do_cacerts(const struct creg_est *est, struct svc_resp *resp)
 {
+	const uint8_t *certs[CREG_EST_MAX_CACERTS];
+	size_t lens[CREG_EST_MAX_CACERTS], n = 0;
+	struct creg_ca_result extra;
 	struct brski_buf p7;
-	voucher_err e;
+	voucher_err e = VOUCHER_OK;
 
-	if (!est->n_cacerts)
+	creg_ca_result_init(&extra);
+	for (size_t i = 0; i < est->n_cacerts && n < CREG_EST_MAX_CACERTS; i++, n++) {
+		certs[n] = est->cacerts[i];
+		lens[n] = est->cacerts_len[i];
+	}
+	if (est->ca && est->ca->ops->issuers &&
+	    (e = est->ca->ops->issuers(est->ca->backend, &extra)) != VOUCHER_OK) {
+		creg_ca_result_clear(&extra);
+		return text(resp, 500, "failed to collect the CA certificates"), e;
+	}
+	for (size_t i = 0; i < extra.n_chain && n < CREG_EST_MAX_CACERTS; i++) {
+		bool dup = false;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = lens[k] == extra.chain_len[i] &&
+			      memcmp(certs[k], extra.chain[i], lens[k]) == 0;
+		if (!dup) {
+			certs[n] = extra.chain[i];
+			lens[n++] = extra.chain_len[i];
+		}
+	}
+	if (!n) {
+		creg_ca_result_clear(&extra);
 		return text(resp, 503, "no CA certificates are known yet; retry later"),
 		       VOUCHER_EAGAIN;
+	}
 	brski_buf_init(&p7, 1024 * 1024);
-	e = creg_pkcs7_certs_only((const uint8_t *const *)est->cacerts, est->cacerts_len,
-	                          est->n_cacerts, &p7);
+	e = creg_pkcs7_certs_only(certs, lens, n, &p7);
 	if (e == VOUCHER_OK)
 		e = send_b64(resp, CREG_EST_PKCS7_TYPE, p7.data, p7.len);
 	brski_buf_free(&p7);
+	creg_ca_result_clear(&extra);
 	return e;
 }
 

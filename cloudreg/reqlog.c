@@ -2,7 +2,9 @@
  * cloudregd's request log: one append-only row in the store's
  * pledge_requests table for every answer of a pledge-facing route
  * (requestvoucher, voucher_status, enrollstatus, EST), with the request id,
- * the peer, the TLS client certificate (SHA-256 and subject serialNumber),
+ * the peer, the TLS client certificate (SHA-256 and subject serialNumber, or
+ * for a certificate without one that this registrar issued, the serial of
+ * its issued-certificate record),
  * the endpoint, the disposition, the status and a short detail.
  *
  * It is written in two places only, so that no refusal can forget its row:
@@ -218,10 +220,18 @@ static void write_row(const struct svc_req *req, const char *disposition, unsign
 		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, req->peer_chain[0].data,
 		                     req->peer_chain[0].len, sha) == 0)
 			cert = hex(sha, sizeof(sha));
-		/* A certificate without a serialNumber is logged without. */
+		/* A certificate without a subject serialNumber (an LDevID
+		 * from an ACME CA) is logged with the serial of the device
+		 * this registrar issued it to, when it did; otherwise
+		 * without. */
 		if (voucher_x509_serial_number(req->peer_chain[0].data, req->peer_chain[0].len,
-		                               &serial) != VOUCHER_OK)
+		                               &serial) != VOUCHER_OK) {
 			serial = NULL;
+			if (creg_ldevid_lookup(store, req->peer_chain[0].data,
+			                       req->peer_chain[0].len, &serial, err,
+			                       sizeof(err)) != VOUCHER_OK)
+				serial = NULL;
+		}
 	}
 	endpoint_of(req->path, endpoint, sizeof(endpoint));
 	v.request_id = (char *)(req->request_id ? req->request_id : "");

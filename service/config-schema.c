@@ -211,6 +211,8 @@ static const struct svc_cfg_item acme_items[] = {
         {"hook_timeout", SVC_CFG_INT, 1, 600, "60", NULL, 0, NONE, NULL},
         {"issue_wait", SVC_CFG_INT, 0, 300, "10", NULL, 0, NONE, NULL},
         {"poll_interval", SVC_CFG_INT, 1, 3600, "2", NULL, 0, NONE, NULL},
+        /* cloudreg/ca-acme.c: the ACME CA's roots for EST cacerts */
+        {"ca_roots", SVC_CFG_PATH, 0, 0, NULL, NULL, SVC_CFG_F_CERTS, NONE, NULL},
         {NULL, 0, 0, 0, NULL, NULL, 0, NONE, NULL},
 };
 

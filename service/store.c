@@ -140,6 +140,7 @@ enum {
 	ST_PREAUTH_PUT,
 	ST_PREAUTH_GET,
 	ST_PREAUTH_DEL,
+	ST_CERT_GET_LATEST,
 	ST__COUNT
 };
 
@@ -319,6 +320,8 @@ static const char *const stmts[ST__COUNT] = {
         [ST_PREAUTH_GET] = "SELECT " PREAUTH_COLS " FROM acme_preauth"
                            " WHERE directory = $1 AND domain = $2",
         [ST_PREAUTH_DEL] = "DELETE FROM acme_preauth WHERE directory = $1 AND domain = $2",
+        [ST_CERT_GET_LATEST] = "SELECT " CERT_COLS " FROM certificates WHERE not_after > {NOW}"
+                               " ORDER BY id DESC LIMIT 1",
 };
 
 unsigned store_stmt_count(void)
@@ -1894,6 +1897,12 @@ voucher_err store_cert_get_by_hash(struct store *s, const uint8_t cert_sha256[ST
 	}
 	return get_one(s, ST_CERT_GET_BY_HASH, p, 1, out, sizeof(*out), cert_dec, cert_clear_v,
 	               "valid certificate issued here with this hash", err, errlen);
+}
+
+voucher_err store_cert_get_latest(struct store *s, struct store_cert *out, char *err, size_t errlen)
+{
+	return get_one(s, ST_CERT_GET_LATEST, NULL, 0, out, sizeof(*out), cert_dec, cert_clear_v,
+	               "valid issued certificate", err, errlen);
 }
 
 /* ---- ACME ---------------------------------------------------------------------------------- */

@@ -416,6 +416,11 @@ voucher_err store_cert_get_by_csr(struct store *s, const uint8_t csr_sha256[STOR
  * cert_sha256 set). VOUCHER_E_NOT_FOUND when none or when it has expired. */
 voucher_err store_cert_get_by_hash(struct store *s, const uint8_t cert_sha256[STORE_SHA256_LEN],
                                    struct store_cert *out, char *err, size_t errlen);
+/* The most recently stored certificate that has not expired (the highest
+ * id): how the ACME backend knows, after a restart, the issuing chain the
+ * CA sent last. VOUCHER_E_NOT_FOUND when there is none. */
+voucher_err store_cert_get_latest(struct store *s, struct store_cert *out, char *err,
+                                  size_t errlen);
 
 /* ---- ACME ---------------------------------------------------------------------------- */
 

@@ -16,7 +16,15 @@
 #     backend is told;
 #   - a certificate the registrar did not issue and without a serialNumber
 #     (signed by the owner's domain CA, which the listener trusts) gets 403
-#     on enrollstatus, with a body that says why.
+#     on enrollstatus, with a body that says why;
+#   - the request log row of an enrollstatus made with Pebble's LDevID
+#     carries the device serial (from the issued-certificate record);
+#   - EST cacerts (RFC 7030 4.1.3): the owner's domain CA and [acme]
+#     ca_roots (Pebble's root) before any issuance, then also Pebble's
+#     intermediate once Pebble has returned it, enough for `openssl verify`
+#     of the LDevID with nothing but the cacerts contents; after a restart
+#     without ca_roots: the domain CA and the intermediate (read back from
+#     the store), no root.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/bind.sh"
 . "$top_srcdir/tests/lib/pebble.sh"
@@ -68,6 +76,10 @@ DB=$(ini_get "$CONF" daemon database)
 # Every first enrollment request is answered 202 (the pledge waits it out).
 sed -i "/^\[est\]\$/a first_wait_ms = 0\nretry_after = 1" "$CONF"
 sed -i "/^\[acme\]\$/a poll_interval = 1" "$CONF"
+# Pebble's root, which ACME does not deliver, served by cacerts.
+pebble_root "$TEST_TMP/pebble-root.pem" || fail "Pebble gave no root"
+pebble_intermediate "$TEST_TMP/pebble-int.pem" || fail "Pebble gave no intermediate"
+sed -i "/^\[acme\]\$/a ca_roots = $TEST_TMP/pebble-root.pem" "$CONF"
 
 DAEMON_CACERT=$TLS_CA
 start_daemon masa "$MASAD" "$D/masad.conf" || fail "masad did not start"
@@ -114,10 +126,52 @@ pledge() {
 	grep -q "pledge $s: enrollstatus success" "$TEST_TMP/owner.log" ||
 		fail "$s: the owner registrar did not record the enrollstatus"
 }
-pebble_root "$TEST_TMP/pebble-root.pem" || fail "Pebble gave no root"
+
+# cacerts NAME: GET the owner's EST cacerts (no client certificate) into
+# $TEST_TMP/NAME.pem, one PEM certificate after another, in order.
+cacerts() {
+	st=$(curl -s -D "$TEST_TMP/h" -o "$TEST_TMP/$1.b64" -w '%{http_code}' --cacert "$ODCA" \
+		"$OWNER_REG/.well-known/est/cacerts")
+	[ "$st" = 200 ] || fail "cacerts ($1): $st $(cat "$TEST_TMP/$1.b64")"
+	tr -d '\r' <"$TEST_TMP/h" | grep -qi '^content-type: application/pkcs7-mime; smime-type=certs-only$' ||
+		fail "cacerts ($1): not certs-only PKCS#7: $(cat "$TEST_TMP/h")"
+	tr -d '\r' <"$TEST_TMP/$1.b64" | base64 -d | "$OPENSSL" pkcs7 -inform DER -print_certs |
+		sed -n '/BEGIN/,/END/p' >"$TEST_TMP/$1.pem" || fail "cacerts ($1) is not a certs-only PKCS#7"
+}
+# fps FILE: the SHA-256 of each certificate of a PEM bundle, one a line.
+fps() {
+	"$PYTHON3" -c 'import base64, hashlib, re, sys
+for b in re.findall(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", open(sys.argv[1]).read(), re.S):
+    print(hashlib.sha256(base64.b64decode("".join(b.split()))).hexdigest())' "$1"
+}
+# want NAME FILE...: cacerts NAME holds exactly the certificates of FILEs
+# (each once), in that order.
+want() {
+	n=$1
+	shift
+	cat "$@" >"$TEST_TMP/$n.want"
+	[ "$(fps "$TEST_TMP/$n.pem")" = "$(fps "$TEST_TMP/$n.want")" ] ||
+		fail "cacerts ($n) holds $(grep -c BEGIN "$TEST_TMP/$n.pem") certificate(s) other than expected: $("$OPENSSL" crl2pkcs7 -nocrl -certfile "$TEST_TMP/$n.pem" | "$OPENSSL" pkcs7 -print_certs -noout)"
+}
+# Before any issuance: the domain CA and the configured root; no
+# intermediate, which only the CA's answer tells.
+cacerts before
+want before "$ODCA" "$TEST_TMP/pebble-root.pem"
 
 # ---- http-01: redirect to the owner registrar ----
 pledge pledge-0001 "$OWNER_REG"
+
+# After the issuance: the domain CA, Pebble's intermediate (as Pebble
+# returned it with the certificate) and the configured root; the LDevID
+# verifies with nothing but those.
+cacerts after
+want after "$ODCA" "$TEST_TMP/pebble-int.pem" "$TEST_TMP/pebble-root.pem"
+sed -n '1,/END CERTIFICATE/p' "$D/pledges/pledge-0001.ldevid.crt" >"$TEST_TMP/leaf1.pem"
+"$OPENSSL" verify -CAfile "$TEST_TMP/after.pem" -untrusted "$TEST_TMP/after.pem" "$TEST_TMP/leaf1.pem" >/dev/null ||
+	fail "the LDevID does not verify with the cacerts contents as CA file and untrusted chain"
+# ... and not without the intermediate, or the check above proves nothing.
+"$OPENSSL" verify -CAfile "$TEST_TMP/before.pem" "$TEST_TMP/leaf1.pem" >/dev/null 2>&1 &&
+	fail "the LDevID verifies without Pebble's intermediate"
 grep -q "http-01 challenge for pledge-0001.$BIND_ZONE started" "$TEST_TMP/owner.log" ||
 	fail "pledge-0001 was not validated with http-01"
 
@@ -130,6 +184,20 @@ rows = [r for r in json.load(open(sys.argv[1]))["items"]
         if r["kind"] == "enrollstatus" and r["serial"] == "pledge-0001" and r["status"] is True]
 sys.exit(0 if len(rows) == 1 else 1)' "$TEST_TMP/tele.json" ||
 	fail "no enrollstatus success row for pledge-0001 in the admin API: $(cat "$TEST_TMP/tele.json")"
+
+# The request log names the device although Pebble's LDevID carries no
+# serialNumber: the serial comes from the registrar's record of what it
+# issued (the row of the enrollstatus made with that LDevID).
+st=$(curl -s -o "$TEST_TMP/reqs.json" -w '%{http_code}' --cacert "$ODCA" -H "Authorization: Bearer $TOKEN" \
+	"$OWNER_ADMIN/admin/v1/devices/pledge-0001/requests")
+[ "$st" = 200 ] || fail "request log query: $st $(cat "$TEST_TMP/reqs.json")"
+ldevid_sha=$("$OPENSSL" x509 -in "$D/pledges/pledge-0001.ldevid.crt" -outform DER | "$OPENSSL" dgst -sha256 -r | cut -d' ' -f1)
+"$PYTHON3" -c 'import json,sys
+rows = [r for r in json.load(open(sys.argv[1]))["items"]
+        if r["endpoint"] == "brski/enrollstatus" and r["serial"] == "pledge-0001"
+        and r["client_cert"] == sys.argv[2] and r["status"] == 200]
+sys.exit(0 if len(rows) == 1 else 1)' "$TEST_TMP/reqs.json" "$ldevid_sha" ||
+	fail "no request log row with serial pledge-0001 for the enrollstatus made with its Pebble LDevID: $(cat "$TEST_TMP/reqs.json")"
 
 # ---- simplereenroll with the LDevID (curl + openssl) ----
 L=$D/pledges/pledge-0001.ldevid
@@ -188,7 +256,11 @@ grep -q "not one this registrar issued" "$TEST_TMP/b" || fail "the 403 does not 
 stop_daemon owner || fail "owner registrar did not stop"
 export DNS01_ZONE=$BIND_ZONE DNS01_KEYFILE=$BIND_KEYFILE DNS01_PORT=$BIND_PORT DNS01_SERVER=127.0.0.1
 sed -i "s/^challenge = http-01\$/challenge = dns-01/; /^\[acme\]\$/a dns_hook = $top_srcdir/conf/dns01-nsupdate.sh" "$CONF"
+sed -i '/^ca_roots = /d' "$CONF"
 start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar did not restart with dns-01"
+# A new process without ca_roots: the intermediate from the store, no root.
+cacerts restarted
+want restarted "$ODCA" "$TEST_TMP/pebble-int.pem"
 pledge pledge-0002 "$OWNER_EST"
 grep -q "dns-01 challenge for pledge-0002.$BIND_ZONE started" "$TEST_TMP/owner.log" ||
 	fail "pledge-0002 was not validated with dns-01"

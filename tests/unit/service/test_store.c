@@ -843,12 +843,30 @@ static void test_jobs_certs_acme(void **state)
 	assert_int_equal(store_job_get(s, 424242, &j, err, sizeof(err)), VOUCHER_E_NOT_FOUND);
 
 	/* Certificates by CSR hash; an expired one is not served. */
+	assert_int_equal(store_cert_get_latest(s, &gc, err, sizeof(err)), VOUCHER_E_NOT_FOUND);
 	memcpy(c.csr_sha256, h, sizeof(h));
 	c.serial = "SN-1";
 	c.not_after = (int64_t)time(NULL) + 86400;
 	c.pkcs7 = p7;
 	c.pkcs7_len = sizeof(p7);
 	assert_int_equal(store_cert_put(s, &c, err, sizeof(err)), VOUCHER_OK);
+	/* The newest valid one (the ACME backend's chain after a restart):
+	 * another CSR's certificate is newer; expired ones are skipped. */
+	c.csr_sha256[0] ^= 1;
+	c.serial = "SN-LATEST";
+	assert_int_equal(store_cert_put(s, &c, err, sizeof(err)), VOUCHER_OK);
+	assert_int_equal(store_cert_get_latest(s, &gc, err, sizeof(err)), VOUCHER_OK);
+	assert_string_equal(gc.serial, "SN-LATEST");
+	store_cert_clear(&gc);
+	c.not_after = (int64_t)time(NULL) - 10;
+	assert_int_equal(store_cert_put(s, &c, err, sizeof(err)), VOUCHER_OK);
+	assert_int_equal(store_cert_get_latest(s, &gc, err, sizeof(err)), VOUCHER_OK);
+	assert_string_equal(gc.serial, "SN-1");
+	assert_int_equal(gc.pkcs7_len, sizeof(p7));
+	store_cert_clear(&gc);
+	c.csr_sha256[0] ^= 1;
+	c.serial = "SN-1";
+	c.not_after = (int64_t)time(NULL) + 86400;
 	assert_int_equal(store_cert_get_by_csr(s, h, &gc, err, sizeof(err)), VOUCHER_OK);
 	assert_int_equal(gc.pkcs7_len, sizeof(p7));
 	assert_memory_equal(gc.pkcs7, p7, sizeof(p7));
