@@ -495,7 +495,11 @@ static voucher_err acme_issuers(void *backend, struct creg_ca_result *out)
 	for (size_t i = 0; i < b->n_issuers && r == VOUCHER_OK; i++)
 		r = creg_ca_result_add(out, b->issuer_der[i], b->issuer_len[i]);
 	pthread_mutex_unlock(&b->lock);
-	for (size_t i = 0; b->roots && i < b->roots->len && r == VOUCHER_OK; i++) {
+	/* The result holds CREG_CA_MAX_CHAIN: roots beyond are left out
+	 * (cacerts serves no more than that anyway). */
+	for (size_t i = 0;
+	     b->roots && i < b->roots->len && r == VOUCHER_OK && out->n_chain < CREG_CA_MAX_CHAIN;
+	     i++) {
 		bool dup = false;
 		for (size_t k = 0; k < out->n_chain && !dup; k++)
 			dup = out->chain_len[k] == b->roots->der_len[i] &&

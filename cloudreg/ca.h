@@ -104,7 +104,8 @@ struct creg_ca_ops {
 	 * they change while serving: for the ACME CA, the issuers it sent
 	 * with its most recent certificate (an ACME CA rotates its
 	 * intermediates), then the configured [acme] ca_roots. Copies (DER)
-	 * go to out->chain; out->n_chain 0 when none are known. */
+	 * go to out->chain, at most CREG_CA_MAX_CHAIN (more are left out);
+	 * out->n_chain 0 when none are known. */
 	voucher_err (*issuers)(void *backend, struct creg_ca_result *out);
 	void (*destroy)(void *backend); /* NULL-safe */
 };

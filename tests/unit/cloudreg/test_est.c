@@ -244,6 +244,94 @@ static void test_routing_and_cacerts(void **state)
 	svc_resp_free(&r);
 }
 
+/* What the fake backend's issuers op hands out (test_cacerts_issuers). */
+static const gnutls_datum_t *fake_issuers_certs[9];
+static size_t fake_issuers_n;
+static voucher_err fake_issuers_err;
+
+static voucher_err fake_issuers(void *backend, struct creg_ca_result *out)
+{
+	voucher_err r = fake_issuers_err;
+
+	(void)backend;
+	for (size_t i = 0;
+	     i < fake_issuers_n && r == VOUCHER_OK && out->n_chain < CREG_CA_MAX_CHAIN; i++)
+		r = creg_ca_result_add(out, fake_issuers_certs[i]->data,
+		                       fake_issuers_certs[i]->size);
+	return r;
+}
+
+/* cacerts with a backend that adds certificates per request (as the ACME
+ * CA its issuers and [acme] ca_roots): after the fixed ones, each once, in
+ * the backend's order, at most 8; asked again at every request; a
+ * failing backend gets 500. */
+static void test_cacerts_issuers(void **state)
+{
+	struct fixture *fx = *state;
+	const struct creg_ca_ops *saved = fx->est->ca->ops;
+	struct creg_ca_ops ops = *saved;
+	struct fx_id extra[9];
+	struct svc_resp r;
+	uint8_t *certs[8];
+	size_t lens[8], n;
+
+	ops.issuers = fake_issuers;
+	fx->est->ca->ops = &ops;
+	fx->peer = NULL;
+	svc_resp_init(&r);
+	/* The domain CA again (a duplicate), then two others. */
+	fake_issuers_certs[0] = &fx->dca.der;
+	fake_issuers_certs[1] = &fx->mfg.ca.der;
+	fake_issuers_certs[2] = &fx->idevid.der;
+	fake_issuers_n = 3;
+	fake_issuers_err = VOUCHER_OK;
+	assert_int_equal(call(fx, "GET", "/.well-known/est/cacerts", NULL, NULL, 0, &r), 200);
+	n = certs_of(&r, certs, lens);
+	assert_int_equal(n, 3);
+	assert_int_equal(lens[0], fx->dca.der.size);
+	assert_memory_equal(certs[0], fx->dca.der.data, lens[0]);
+	assert_int_equal(lens[1], fx->mfg.ca.der.size);
+	assert_memory_equal(certs[1], fx->mfg.ca.der.data, lens[1]);
+	assert_int_equal(lens[2], fx->idevid.der.size);
+	assert_memory_equal(certs[2], fx->idevid.der.data, lens[2]);
+	for (size_t i = 0; i < n; i++)
+		free(certs[i]);
+	/* The backend's answer changes: so does cacerts. */
+	fake_issuers_certs[0] = &fx->idevid.der;
+	fake_issuers_n = 1;
+	assert_int_equal(call(fx, "GET", "/.well-known/est/cacerts", NULL, NULL, 0, &r), 200);
+	n = certs_of(&r, certs, lens);
+	assert_int_equal(n, 2);
+	assert_memory_equal(certs[1], fx->idevid.der.data, lens[1]);
+	for (size_t i = 0; i < n; i++)
+		free(certs[i]);
+	/* More than a client parses: cut at 8, the fixed one first. */
+	for (size_t i = 0; i < 9; i++) {
+		char name[16], dn[32];
+		snprintf(name, sizeof(name), "extra%zu", i);
+		snprintf(dn, sizeof(dn), "CN=Extra CA %zu", i);
+		fx_make(&fx->mfg, &extra[i], name, GNUTLS_PK_ECDSA, dn, NULL, 1, 4000 + (long)i);
+		fake_issuers_certs[i] = &extra[i].der;
+	}
+	fake_issuers_n = 9;
+	assert_int_equal(call(fx, "GET", "/.well-known/est/cacerts", NULL, NULL, 0, &r), 200);
+	n = certs_of(&r, certs, lens);
+	assert_int_equal(n, 8);
+	assert_memory_equal(certs[0], fx->dca.der.data, lens[0]);
+	for (size_t i = 1; i < n; i++) {
+		assert_int_equal(lens[i], extra[i - 1].der.size);
+		assert_memory_equal(certs[i], extra[i - 1].der.data, lens[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(certs[i]);
+	for (size_t i = 0; i < 9; i++)
+		fx_id_free(&extra[i]);
+	fake_issuers_err = VOUCHER_E_STORE;
+	assert_int_equal(call(fx, "GET", "/.well-known/est/cacerts", NULL, NULL, 0, &r), 500);
+	fx->est->ca->ops = saved;
+	svc_resp_free(&r);
+}
+
 static void test_csrattrs(void **state)
 {
 	struct fixture *fx = *state;
@@ -554,6 +642,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_routing_and_cacerts, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_cacerts_issuers, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_csrattrs, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bodies_and_policy, setup, teardown),
