@@ -568,7 +568,8 @@ voucher_err voucher_artifact_validate(const struct voucher_artifact *a, unsigned
 	                   a->kind == VOUCHER_KIND_VOUCHER;
 	char *json = NULL;
 	size_t len = 0;
-	if ((r = vl_json_print(a, placeholder, &json, &len, err)) != VOUCHER_OK)
+	unsigned print = VL_PRINT_FOR_SCHEMA | (placeholder ? VL_PRINT_PLACEHOLDER_CREATED_ON : 0u);
+	if ((r = vl_json_print(a, print, flags, &json, &len, err)) != VOUCHER_OK)
 		return r;
 	r = vl_schema_validate(flags, a->kind, json, err);
 	free(json);

@@ -63,6 +63,11 @@ bool vl_schema_has_leaf(unsigned flags, enum voucher_kind kind, enum voucher_lea
 /* Assertion value for a YANG enum name in the selected schema; -1 if none. */
 int vl_schema_assertion_value(unsigned flags, enum voucher_kind kind, const char *name);
 bool vl_schema_has_assertion(unsigned flags, enum voucher_kind kind, int value);
+/* Whether libyang's verdict on the selected schema is the same for any
+ * valid base64 value of this binary leaf (no length restriction, no must
+ * or when naming it): vl_json_print(VL_PRINT_FOR_SCHEMA) then prints a
+ * placeholder for it. */
+bool vl_schema_binary_opaque(unsigned flags, enum voucher_kind kind, enum voucher_leaf leaf);
 /* SIDs (read from the .sid files). */
 uint64_t vl_sid_root(enum voucher_kind kind);
 uint64_t vl_sid_leaf(enum voucher_kind kind, enum voucher_leaf leaf);
@@ -83,10 +88,16 @@ voucher_err vl_set_bytes(struct voucher_artifact *a, enum voucher_leaf leaf, con
                          size_t len);
 
 /* ---- JSON (json.c) ---- */
-/* JSON text of the object; with placeholder_created_on a created-on is
- * added where missing (legacy leniency, validation only). */
-voucher_err vl_json_print(const struct voucher_artifact *a, bool placeholder_created_on, char **out,
-                          size_t *len, struct voucher_error_info *e);
+/* What vl_json_print prints. VL_PRINT_PLACEHOLDER_CREATED_ON: a created-on
+ * is added where missing (legacy leniency, validation only).
+ * VL_PRINT_FOR_SCHEMA: the text is only for vl_schema_validate with the
+ * same flags; binary leaves vl_schema_binary_opaque() names get a
+ * placeholder value. Neither may be used for text that leaves libvoucher. */
+enum { VL_PRINT_PLACEHOLDER_CREATED_ON = 1u << 0, VL_PRINT_FOR_SCHEMA = 1u << 1 };
+/* JSON text of the object; schema_flags (the VOUCHER_F_ flags) select the
+ * schema for VL_PRINT_FOR_SCHEMA. */
+voucher_err vl_json_print(const struct voucher_artifact *a, unsigned print, unsigned schema_flags,
+                          char **out, size_t *len, struct voucher_error_info *e);
 /* Decode an input given as base64 text (VOUCHER_F_LENIENT_BASE64_BODY). */
 voucher_err vl_base64_body(const uint8_t *in, size_t len, struct brski_buf *out);
 bool vl_looks_like_base64(const uint8_t *in, size_t len);

@@ -29,6 +29,10 @@ struct schema_set {
 	const struct lysc_ext_instance *ext[NKIND];
 	bool has_leaf[NKIND][VOUCHER_LEAF_COUNT];
 	bool has_assertion[NKIND][4];
+	/* Binary leaves whose value no schema statement looks at: no length
+	 * restriction and no must or when expression naming them (see
+	 * binary_value_opaque). */
+	bool bin_opaque[NKIND][VOUCHER_LEAF_COUNT];
 };
 
 static const struct {
@@ -97,6 +101,67 @@ static bool type_matches(enum voucher_leaf_type t, LY_DATA_TYPE base)
 	return false;
 }
 
+/* Whether an XPath expression of a must or when statement names leaf. */
+static bool xpath_names(const struct lyxp_expr *cond, const char *leaf)
+{
+	const char *x = cond != NULL ? lyxp_get_expr(cond) : NULL;
+	return x == NULL || strstr(x, leaf) != NULL;
+}
+
+/* Whether any must or when statement of the container or its children
+ * names leaf. Conservative: a mere substring counts. */
+static bool node_xpath_names(const struct lysc_node *n, const char *leaf)
+{
+	const struct lysc_must *musts = lysc_node_musts(n);
+	struct lysc_when **whens = lysc_node_when(n);
+	LY_ARRAY_COUNT_TYPE i;
+	LY_ARRAY_FOR(musts, i)
+	{
+		if (xpath_names(musts[i].cond, leaf))
+			return true;
+	}
+	LY_ARRAY_FOR(whens, i)
+	{
+		if (xpath_names(whens[i]->cond, leaf))
+			return true;
+	}
+	return false;
+}
+
+/* Whether any must or when statement of the container or its children
+ * names leaf. Conservative: a mere substring counts. */
+static bool named_by_xpath(const struct lysc_node *top, const char *leaf)
+{
+	if (node_xpath_names(top, leaf))
+		return true;
+	const struct lysc_node *n;
+	LY_LIST_FOR(lysc_node_child(top), n)
+	{
+		if (node_xpath_names(n, leaf))
+			return true;
+	}
+	return false;
+}
+
+/* A binary leaf's value matters to libyang only through its type (base64
+ * syntax, a length restriction) and through XPath that reads it. The JSON
+ * libyang validates is always our own re-serialisation, whose base64 comes
+ * from our encoder (vl_b64_encode) after our strict decoder accepted the
+ * input. Without a length restriction and without XPath naming the leaf,
+ * libyang's verdict on the document is the same for any valid base64
+ * value, so vl_json_print may give it a short placeholder instead of
+ * kilobytes of certificates and CMS that libyang would decode for nothing
+ * (a third of masad's schema-validation time, perf). */
+static bool binary_value_opaque(const struct lysc_node *top, const struct lysc_node *n,
+                                const struct lysc_type *type)
+{
+	if (type->basetype != LY_TYPE_BINARY || n->nodetype != LYS_LEAF)
+		return false;
+	if (((const struct lysc_type_bin *)type)->length != NULL)
+		return false;
+	return !named_by_xpath(top, n->name);
+}
+
 /* Walk the compiled container and check it against vl_leaves: every schema
  * leaf must be one libvoucher knows, with a matching type, and the
  * assertion enum must use the names and values of enum voucher_assertion. */
@@ -125,6 +190,7 @@ static voucher_err check_schema(struct schema_set *s, enum voucher_kind kind, co
 			              "%s: leaf \"%s\" has a type libvoucher does not expect", mod,
 			              n->name);
 		s->has_leaf[kind][leaf] = true;
+		s->bin_opaque[kind][leaf] = binary_value_opaque(top, n, type);
 		if (type->basetype == LY_TYPE_ENUM) {
 			const struct lysc_type_enum *en = (const struct lysc_type_enum *)type;
 			LY_ARRAY_COUNT_TYPE i;
@@ -304,6 +370,13 @@ bool vl_schema_has_leaf(unsigned flags, enum voucher_kind kind, enum voucher_lea
 	if ((unsigned)kind >= NKIND || (unsigned)leaf >= VOUCHER_LEAF_COUNT)
 		return false;
 	return set_for(flags)->has_leaf[kind][leaf];
+}
+
+bool vl_schema_binary_opaque(unsigned flags, enum voucher_kind kind, enum voucher_leaf leaf)
+{
+	if ((unsigned)kind >= NKIND || (unsigned)leaf >= VOUCHER_LEAF_COUNT)
+		return false;
+	return set_for(flags)->bin_opaque[kind][leaf];
 }
 
 bool vl_schema_has_assertion(unsigned flags, enum voucher_kind kind, int value)
