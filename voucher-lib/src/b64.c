@@ -5,6 +5,8 @@
 
 #include "b64.h"
 
+enum { VL_B64_CHUNK = 1024 }; /* a multiple of 4 */
+
 static const char alpha_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char alpha_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -25,16 +27,26 @@ voucher_err vl_b64_encode(struct brski_buf *out, const uint8_t *in, size_t len,
 	voucher_err r = VOUCHER_OK;
 	size_t i = 0;
 	char q[4];
+	/* Whole quanta go through a chunk on the stack: one brski_buf_put
+	 * per chunk, not per quantum (certificates and CMS are kilobytes). */
+	char chunk[VL_B64_CHUNK];
+	size_t c = 0;
 
 	for (; len - i >= 3; i += 3) {
 		uint32_t w = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		q[0] = a[w >> 18];
-		q[1] = a[(w >> 12) & 63];
-		q[2] = a[(w >> 6) & 63];
-		q[3] = a[w & 63];
-		if ((r = brski_buf_put(out, q, 4)) != VOUCHER_OK)
-			goto out;
+		chunk[c] = a[w >> 18];
+		chunk[c + 1] = a[(w >> 12) & 63];
+		chunk[c + 2] = a[(w >> 6) & 63];
+		chunk[c + 3] = a[w & 63];
+		c += 4;
+		if (c == sizeof(chunk)) {
+			if ((r = brski_buf_put(out, chunk, c)) != VOUCHER_OK)
+				goto out;
+			c = 0;
+		}
 	}
+	if (c > 0 && (r = brski_buf_put(out, chunk, c)) != VOUCHER_OK)
+		goto out;
 	if (len - i > 0) {
 		uint32_t w = (uint32_t)in[i] << 16;
 		if (len - i == 2)
@@ -97,20 +109,36 @@ voucher_err vl_b64_decode(struct brski_buf *out, const char *in, size_t len, enu
 
 	uint32_t w = 0;
 	size_t n = 0;
+	/* Whole quanta go through a chunk on the stack (see the encoder). */
+	uint8_t chunk[VL_B64_CHUNK / 4 * 3];
+	size_t c = 0;
 	for (size_t i = 0; i < data_len; i++) {
 		int s = sextet(in[i], v);
 		if (s < 0)
 			goto out;
 		w = w << 6 | (uint32_t)s;
 		if (++n == 4) {
-			uint8_t b[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
-			voucher_err pr = brski_buf_put(out, b, 3);
-			if (pr != VOUCHER_OK) {
-				r = pr;
-				goto out;
+			chunk[c] = (uint8_t)(w >> 16);
+			chunk[c + 1] = (uint8_t)(w >> 8);
+			chunk[c + 2] = (uint8_t)w;
+			c += 3;
+			if (c == sizeof(chunk)) {
+				voucher_err pr = brski_buf_put(out, chunk, c);
+				if (pr != VOUCHER_OK) {
+					r = pr;
+					goto out;
+				}
+				c = 0;
 			}
 			w = 0;
 			n = 0;
+		}
+	}
+	if (c > 0) {
+		voucher_err pr = brski_buf_put(out, chunk, c);
+		if (pr != VOUCHER_OK) {
+			r = pr;
+			goto out;
 		}
 	}
 	if (n == 2) {
