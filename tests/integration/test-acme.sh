@@ -18,7 +18,8 @@
 #     outside that zone;
 #   - a CA that lost its state (Pebble restarted): the account is registered
 #     again; a job whose pending order the CA forgot gets a new order;
-#   - one account, kept in the store, and one reused connection.
+#   - one account, kept in the store, and one reused connection;
+#   - a leaf certificate as [acme] ca_roots stops the start with the reason.
 . "$top_srcdir/tests/lib/daemon.sh"
 . "$top_srcdir/tests/lib/bind.sh"
 . "$top_srcdir/tests/lib/pebble.sh"
@@ -122,6 +123,18 @@ orders_at_pebble() { pebble_count 'Added order '; }
 finalizes_at_pebble() { pebble_count 'Processing finalization'; }
 certs_at_pebble() { pebble_count 'Issued certificate serial'; }
 store_orders() { sqlite3 "$DB" "SELECT count(*) FROM acme_orders"; }
+
+# [acme] ca_roots (served by EST cacerts; test-acme-pledge.sh checks what
+# cacerts holds) must be CA certificates: a leaf there stops the start
+# with the reason.
+sed -n '1,/END CERTIFICATE/p' "$(pcert pledge-0004)" >"$TEST_TMP/leaf.pem"
+cp "$CONF" "$TEST_TMP/badroots.conf"
+set_key "$TEST_TMP/badroots.conf" acme ca_roots "$TEST_TMP/leaf.pem"
+timeout 120 "$CLOUDREGD" -c "$TEST_TMP/badroots.conf" >"$TEST_TMP/badroots.out" 2>&1
+rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "cloudregd with a leaf as [acme] ca_roots: exit $rc, want a refusal"
+grep -q "ca_roots .* is not a CA certificate" "$TEST_TMP/badroots.out" ||
+	fail "the refusal of a leaf as [acme] ca_roots does not say why: $(tail -3 "$TEST_TMP/badroots.out")"
 
 DAEMON_CACERT=$ODCA
 start_daemon owner "$CLOUDREGD" "$CONF" || fail "owner registrar with the ACME backend did not start"
