@@ -9,6 +9,10 @@ import re
 import sys
 
 
+# The markdown says it is the page's source; the page need not.
+SELF_REFERENCE = 'This file is the source for brski-cloud.conf(5).'
+
+
 def esc(s):
     s = s.replace('\\|', '|').replace('\\', '\\\\').replace('`', '')
     s = re.sub(r'\*\*(.*?)\*\*', r'\\fB\1\\fR', s)
@@ -29,14 +33,18 @@ def render(lines):
             out.append(esc(' '.join(para)))
             para.clear()
 
+    previous = ''
     for line in lines[1:]:
+        in_table = previous.startswith('|')
+        previous = line
         if line.startswith('## '):
             flush()
             out.append('.SH ' + esc(line[3:]).upper())
         elif line.startswith('|'):
             flush()
             cells = [c.strip() for c in re.split(r'(?<!\\)\|', line)[1:-1]]
-            if cells[0] == 'key' or set(cells[0]) <= set('-'):
+            # a table's first row is its header; the next one the rule
+            if not in_table or set(cells[0]) <= set('-'):
                 continue
             out.append('.TP')
             out.append('.B ' + esc(cells[0]))
@@ -45,8 +53,10 @@ def render(lines):
                 out.append('Type: ' + esc(cells[1]) + '; default: ' + esc(cells[2]) + '.')
         elif not line.strip():
             flush()
-        else:
+        elif SELF_REFERENCE not in line:
             para.append(line.strip())
+        else:
+            para.append(line.replace(SELF_REFERENCE, '').strip())
     flush()
     out += ['.SH SEE ALSO', '.BR masad (8),', '.BR cloudregd (8),', '.BR brski (1)']
     return '\n'.join(out) + '\n'
