@@ -9,8 +9,10 @@
 static const struct brski_cmd cmds[] = {
         {"pki", brski_cmd_pki, "make a complete demo/test PKI and daemon configurations"},
         {"voucher", brski_cmd_voucher, "create, sign, verify, show and convert vouchers"},
-        {"bench", brski_cmd_bench, "benchmarks reported as ratios (brski bench voucher)"},
-        {"admin", brski_cmd_admin, "client of the admin REST API (tokens, audit trail)"},
+        {"bench", brski_cmd_bench,
+         "benchmarks reported as ratios (crypto, voucher, masa, cloudreg, est, store)"},
+        {"admin", brski_cmd_admin,
+         "client of the admin REST APIs (owners, devices, vouchers, tokens, audit trail)"},
         {"pledge", brski_cmd_pledge, "a simulated device running the pledge side of BRSKI"},
 };
 
