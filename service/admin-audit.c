@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <voucher/voucher.h>
 
 #include "common/str.h"
 #include "service/admin.h"
@@ -29,25 +32,45 @@ struct audit_filter {
 	int64_t since, until;
 };
 
+/* since/until: Unix seconds, or the RFC 3339 date-time the audit rows
+ * show (what an operator copies from one answer into the next query). */
+static bool time_param(const char *v, int64_t *out)
+{
+	uint64_t u;
+	time_t t;
+
+	if (brski_str_to_u64(v, &u, INT64_MAX) == VOUCHER_OK) {
+		*out = (int64_t)u;
+		return true;
+	}
+	if (voucher_time_parse(v, &t) == VOUCHER_OK && t >= 0) {
+		*out = (int64_t)t;
+		return true;
+	}
+	return false;
+}
+
 static voucher_err filter_parse(const struct svc_admin_ctx *c, struct svc_resp *resp,
                                 struct audit_filter *f)
 {
-	static const char *const nums[] = {"token_id", "since", "until"};
-	int64_t *outs[] = {&f->token_id, &f->since, &f->until};
+	static const char *const times[] = {"since", "until"};
+	int64_t *outs[] = {&f->since, &f->until};
+	const char *v;
+	uint64_t u;
 
 	memset(f, 0, sizeof(*f));
-	for (size_t i = 0; i < 3; i++) {
-		const char *v = svc_req_query(c->req, nums[i]);
-		uint64_t u;
-
-		if (!v)
-			continue;
+	if ((v = svc_req_query(c->req, "token_id"))) {
 		if (brski_str_to_u64(v, &u, INT64_MAX) != VOUCHER_OK)
 			return svc_admin_problem(resp, VOUCHER_EINVAL,
-			                         "%s must be a non-negative decimal number",
-			                         nums[i]);
-		*outs[i] = (int64_t)u;
+			                         "token_id must be a non-negative decimal number");
+		f->token_id = (int64_t)u;
 	}
+	for (size_t i = 0; i < 2; i++)
+		if ((v = svc_req_query(c->req, times[i])) && !time_param(v, outs[i]))
+			return svc_admin_problem(resp, VOUCHER_EINVAL,
+			                         "%s must be Unix seconds or an RFC 3339 date-time "
+			                         "such as 2026-11-23T08:00:00Z",
+			                         times[i]);
 	f->method = svc_req_query(c->req, "method");
 	f->route = svc_req_query(c->req, "route");
 	return VOUCHER_OK;

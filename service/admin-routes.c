@@ -14,8 +14,8 @@
 	{"token_id", "only changes made with this token id"},                   \
 	{"method", "only this HTTP method (POST, PUT, PATCH, DELETE)"},         \
 	{"route", "only paths that start with this text, e.g. /admin/v1/tokens"}, \
-	{"since", "only rows logged at or after this time (Unix seconds)"},     \
-	{"until", "only rows logged at or before this time (Unix seconds)"}
+	{"since", "only rows logged at or after this time (Unix seconds or RFC 3339)"}, \
+	{"until", "only rows logged at or before this time (Unix seconds or RFC 3339)"}
 /* clang-format on */
 
 static const struct svc_admin_param audit_filters[] = {

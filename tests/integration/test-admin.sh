@@ -140,6 +140,15 @@ run_pair() {
 	[ "$(wc -l <"$TEST_TMP/$label-audit.csv")" -eq 3 ] || { cat "$TEST_TMP/$label-audit.csv"; fail "$label: CSV export is not a header and 2 rows"; }
 	adm "$M" "$boot" audit export --method DELETE >"$TEST_TMP/$label-audit.jsonl" || fail "$label: audit export jsonl"
 	[ "$(wc -l <"$TEST_TMP/$label-audit.jsonl")" -eq 1 ] || fail "$label: filtered JSON lines export"
+	# since/until take the RFC 3339 times the rows show, or Unix seconds.
+	adm "$M" "$boot" audit list --json --since 2000-01-01T00:00:00Z >"$TEST_TMP/$label-since.json" ||
+		fail "$label: audit list --since RFC 3339"
+	[ "$(json_get "$TEST_TMP/$label-since.json" 'len(j)')" = 2 ] || fail "$label: --since 2000 does not list both rows"
+	adm "$M" "$boot" audit list --json --until 946684800 >"$TEST_TMP/$label-until.json" ||
+		fail "$label: audit list --until Unix seconds"
+	[ "$(json_get "$TEST_TMP/$label-until.json" 'len(j)')" = 0 ] || fail "$label: --until 2000 lists rows"
+	adm "$M" "$boot" audit list --since yesterday 2>"$TEST_TMP/$label-since.err" && fail "$label: --since yesterday accepted"
+	grep -q "RFC 3339" "$TEST_TMP/$label-since.err" || { cat "$TEST_TMP/$label-since.err"; fail "$label: bad --since without a reason"; }
 
 	check_openapi "$M" "masad-$label"
 	check_openapi "$C" "cloudregd-$label"
