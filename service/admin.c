@@ -872,6 +872,12 @@ voucher_err svc_admin_bootstrap(struct store *s, const char *path, char *err, si
 	/* The same hash is already there: this instance or another one put
 	 * it there (a revoked bootstrap token stays revoked). */
 	if (r == VOUCHER_E_CONFLICT) {
+		struct store_token valid = {0};
+		if (store_token_lookup(s, t.sha256, &valid, err, errlen) == VOUCHER_E_NOT_FOUND)
+			log_warn("admin bootstrap token from %s was revoked and stays revoked: "
+			         "sign in with another admin token",
+			         path);
+		store_token_clear(&valid);
 		if (errlen)
 			err[0] = '\0';
 		return VOUCHER_OK;

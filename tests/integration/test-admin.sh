@@ -153,6 +153,19 @@ run_pair() {
 	check_openapi "$M" "masad-$label"
 	check_openapi "$C" "cloudregd-$label"
 
+	# A revoked bootstrap token stays revoked when the daemon starts again
+	# with the same token file, and the daemon says so.
+	adm "$M" "$boot" token create --name "$label-admin" --scope admin >"$TEST_TMP/$label-adm.json" ||
+		fail "$label: admin token create"
+	json_get "$TEST_TMP/$label-adm.json" 'j["token"]' >"$TEST_TMP/$label-adm.tok"
+	bid=$(json_get "$TEST_TMP/$label-list0.json" "[t['id'] for t in j if t['name'] == 'bootstrap'][0]")
+	adm "$M" "$TEST_TMP/$label-adm.tok" token revoke "$bid" >/dev/null || fail "$label: revoke the bootstrap token"
+	stop_daemon "masad_$label" || fail "$label: masad did not stop cleanly"
+	start_daemon "masad_$label" "$MASAD" "$mconf" || fail "$label: masad did not start again"
+	grep -q "bootstrap token from .* was revoked and stays revoked" "$TEST_TMP/masad_$label.log" ||
+		fail "$label: the restart does not say the bootstrap token is revoked"
+	adm "$M" "$boot" whoami >/dev/null 2>&1 && fail "$label: the revoked bootstrap token works again after a restart"
+
 	stop_daemon "masad_$label" || fail "$label: masad did not stop cleanly"
 	stop_daemon "creg_$label" || fail "$label: cloudregd did not stop cleanly"
 }
