@@ -108,7 +108,7 @@ stop_daemon() {
 	tries=0
 	while kill -0 "$pid" 2>/dev/null && [ "$tries" -lt "$DAEMON_STOP_TRIES" ]; do
 		# a zombie still answers kill -0; reap it once it has exited
-		if [ -r "/proc/$pid/stat" ] && [ "$(awk '{print $3}' "/proc/$pid/stat")" = Z ]; then
+		if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
 			break
 		fi
 		tries=$((tries + 1))
