@@ -13,8 +13,8 @@
 #include "service/admin.h"
 #include "service/daemon.h"
 
-/* Whether an owner-scoped token may see this serial: one of its owner's
- * devices has it. */
+/* Whether one of owner's devices (owner NULL: any device) has this
+ * serial. */
 static voucher_err owner_has_serial(struct svc_admin_ctx *c, const char *owner, const char *serial,
                                     bool *yes)
 {
@@ -35,6 +35,33 @@ static voucher_err owner_has_serial(struct svc_admin_ctx *c, const char *owner, 
 		page.after = page.next;
 	} while (!*yes && page.next != 0);
 	return VOUCHER_OK;
+}
+
+/* Whether serial is known here at all when its first page of rows is
+ * empty: a registered device (for any IDevID issuer). A serial with rows
+ * is known even without a device record (an owner registrar logs the
+ * pledges that reach it without registering them). When not known, the
+ * answer is a 404 naming it, for every token. */
+static bool serial_known(struct svc_admin_ctx *c, struct svc_resp *resp, const char *serial,
+                         voucher_err *r)
+{
+	struct store_device d = {0};
+	bool yes = false;
+
+	*r = store_device_get(c->store, serial, NULL, &d, c->err, sizeof(c->err));
+	store_device_clear(&d);
+	if (*r == VOUCHER_OK)
+		return true;
+	/* Not an any-issuer record: one for a given issuer, if any. */
+	if (*r == VOUCHER_E_NOT_FOUND)
+		*r = owner_has_serial(c, NULL, serial, &yes);
+	if (*r != VOUCHER_OK) {
+		*r = svc_admin_problem(resp, *r, "failed to look the device up: %s", c->err);
+		return false;
+	}
+	if (!yes)
+		*r = svc_admin_problem(resp, VOUCHER_E_NOT_FOUND, "no device '%s'", serial);
+	return yes;
 }
 
 /* Whether this request's token may see serial's rows: a token limited to
@@ -86,6 +113,10 @@ static voucher_err telemetry_list(struct svc_admin_ctx *c, struct svc_resp *resp
 	r = store_telemetry_list(c->store, serial, &page, &v, &n, c->err, sizeof(c->err));
 	if (r != VOUCHER_OK)
 		return svc_admin_problem(resp, r, "failed to list telemetry: %s", c->err);
+	if (n == 0 && page.after == 0 && !serial_known(c, resp, serial, &r)) {
+		store_telemetry_list_free(v, n);
+		return r;
+	}
 	items = json_array();
 	for (size_t i = 0; items && i < n; i++)
 		if (json_array_append_new(items, telemetry_json(&v[i])) != 0) {
@@ -133,6 +164,10 @@ static voucher_err requests_list(struct svc_admin_ctx *c, struct svc_resp *resp,
 	r = store_preq_list(c->store, serial, &page, &v, &n, c->err, sizeof(c->err));
 	if (r != VOUCHER_OK)
 		return svc_admin_problem(resp, r, "failed to read the request log: %s", c->err);
+	if (serial && n == 0 && page.after == 0 && !serial_known(c, resp, serial, &r)) {
+		store_preq_list_free(v, n);
+		return r;
+	}
 	items = json_array();
 	for (size_t i = 0; items && i < n; i++)
 		if (json_array_append_new(items, preq_json(&v[i])) != 0) {
@@ -168,7 +203,8 @@ static const struct svc_admin_route creg_rows[] = {
          .flags = SVC_ADMIN_OWNER | SVC_ADMIN_PAGED,
          .handler = telemetry_list,
          .status = 200,
-         .summary = "voucher_status and enrollstatus reports a device sent, oldest first",
+         .summary = "voucher_status and enrollstatus reports a device sent, oldest first; 404 "
+                    "when the serial is neither a registered device nor has any report",
          .response = "{items: [{id, serial, kind (voucher_status|enrollstatus), status, "
                      "reason, body (the JSON as sent), logged (Unix seconds)}], next: cursor "
                      "(absent on the last page)}"},
@@ -179,7 +215,8 @@ static const struct svc_admin_route creg_rows[] = {
          .handler = devices_requests,
          .status = 200,
          .summary = "pledge-facing requests made with this serialNumber's client certificate and "
-                    "their dispositions, oldest first",
+                    "their dispositions, oldest first; 404 when the serial is neither a "
+                    "registered device nor in the log",
          .response = PREQ_FIELDS},
         {.method = "GET",
          .path = "/requests",

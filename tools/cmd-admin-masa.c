@@ -1,14 +1,16 @@
 /*
  * brski admin owner|device|voucher|requests: the MASA's admin routes
- * (masa/admin.c) from the command line. Each command is one row of a
+ * (masa/admin.c), and cloudregd's telemetry and request log
+ * (cloudreg/admin.c), from the command line. Each command is one row of a
  * table: its method, its path (positional arguments are escaped into it),
  * the options it takes and how they become the JSON body. Answers are
  * printed as JSON; lists follow Link rel="next" to the end.
  *
  * Connection options as for the other admin commands: --url, --token-file,
  * --cacert, or --pki DIR (admin.masa_url, admin.token_file, tls_ca of
- * DIR/pki.json). Where a member may be cleared, the value "none" sends
- * JSON null.
+ * DIR/pki.json; with --cloudreg, or for a command only cloudregd serves,
+ * admin.cloudreg_url). Where a member may be cleared, the value "none"
+ * sends JSON null.
  */
 #include "config.h"
 
@@ -51,6 +53,7 @@ enum {
 	O_FORMAT,
 	O_OUT,
 	O_CSV,
+	O_CLOUDREG,
 	O_HELP,
 	O_COUNT
 };
@@ -58,6 +61,9 @@ enum {
 /* Bits of the options a command takes (1 << O_x). */
 #define B(o)   (1u << (o))
 #define B_CONN (B(O_URL) | B(O_TOKEN_FILE) | B(O_CACERT) | B(O_PKI) | B(O_HELP))
+/* Not an option: the route is cloudregd's only, so --pki takes
+ * admin.cloudreg_url without --cloudreg. */
+#define B_CREG_ONLY (1u << 31)
 
 static const struct am_opt {
 	const char *name;
@@ -65,9 +71,9 @@ static const struct am_opt {
 	int id;
 	const char *help;
 } am_opts[] = {
-        {"url", "URL", O_URL, "admin origin of masad, https://host:port"},
+        {"url", "URL", O_URL, "admin origin of masad (or cloudregd), https://host:port"},
         {"token-file", "FILE", O_TOKEN_FILE, "file holding the bearer token"},
-        {"cacert", "FILE", O_CACERT, "PEM bundle that verifies masad"},
+        {"cacert", "FILE", O_CACERT, "PEM bundle that verifies the daemon"},
         {"pki", "DIR", O_PKI, "take url, token file and CA from DIR/pki.json"},
         {"owner", "NAME", O_OWNER, "owner name (\"none\": no owner)"},
         {"mode", "MODE", O_MODE, "redirect, est-domain or enroll-here"},
@@ -85,6 +91,7 @@ static const struct am_opt {
         {"format", "FMT", O_FORMAT, "voucher format: cms (default), cose or jws"},
         {"out", "FILE", O_OUT, "write the voucher (binary) to FILE"},
         {"csv", NULL, O_CSV, "the import file is CSV (default: by its .csv suffix)"},
+        {"cloudreg", NULL, O_CLOUDREG, "ask cloudregd (with --pki: admin.cloudreg_url)"},
         {"help", NULL, O_HELP, "show this help"},
 };
 #define N_AM_OPTS (sizeof(am_opts) / sizeof(am_opts[0]))
@@ -353,13 +360,19 @@ static const struct am_cmd am_cmds[] = {
          "bulk import from JSON or CSV, all or nothing"},
         {"device", "audit", " SERIAL", 1, "GET", "/devices/%s/audit", 0, NULL, true,
          "vouchers issued for the device"},
-        {"device", "requests", " SERIAL", 1, "GET", "/devices/%s/requests", KEY_OPTS, NULL, true,
-         "voucher-requests for the device and their dispositions"},
+        {"device", "requests", " SERIAL", 1, "GET", "/devices/%s/requests",
+         KEY_OPTS | B(O_CLOUDREG), NULL, true,
+         "voucher-requests for the device and their dispositions (--cloudreg: "
+         "cloudregd's log of the device's pledge-facing requests)"},
+        {"device", "telemetry", " SERIAL", 1, "GET", "/devices/%s/telemetry",
+         B(O_CLOUDREG) | B_CREG_ONLY, NULL, true,
+         "voucher_status and enrollstatus reports of the device (cloudregd)"},
         {"voucher", "issue", " SERIAL", 1, "POST", "/vouchers",
          B(O_ISSUER) | B(O_FORMAT) | B(O_OUT), voucher_body, false,
          "issue a nonceless voucher (--out FILE writes it)"},
-        {NULL, "requests", "", 0, "GET", "/requests", 0, NULL, true,
-         "every voucher-request and its disposition"},
+        {NULL, "requests", "", 0, "GET", "/requests", B(O_CLOUDREG), NULL, true,
+         "every voucher-request and its disposition (--cloudreg: every pledge-facing "
+         "request cloudregd logged)"},
 };
 #define N_AM_CMDS (sizeof(am_cmds) / sizeof(am_cmds[0]))
 
@@ -438,7 +451,7 @@ static int am_run(struct brski_admin_client *cl, const struct am_cmd *c, const s
 	if ((rc = fill_path(path, sizeof(path), c->path, esc)) != BRSKI_EXIT_OK)
 		goto out;
 	/* the record's key, for a path that names one device */
-	if ((c->opts & KEY_OPTS) && strstr(c->path, "%s") &&
+	if ((c->opts & KEY_OPTS) && !a->v[O_CLOUDREG] && strstr(c->path, "%s") &&
 	    (rc = brski_admin_query_add(cl, path, sizeof(path), "idevid_issuer", a->v[O_ISSUER])))
 		goto out;
 	if (c->list && strcmp(c->path, "/devices") == 0 &&
@@ -597,9 +610,17 @@ int brski_cmd_admin_masa(int argc, char **argv)
 		return BRSKI_EXIT_OK;
 	if (rc != BRSKI_EXIT_OK)
 		return rc;
-	if (a.v[O_PKI] &&
-	    (rc = brski_admin_from_pki(a.v[O_PKI], false, &a.manifest, &a.v[O_URL],
-	                               &a.v[O_TOKEN_FILE], &a.v[O_CACERT])) != BRSKI_EXIT_OK)
+	if (c->opts & B_CREG_ONLY)
+		a.v[O_CLOUDREG] = "1";
+	if (a.v[O_CLOUDREG] && a.v[O_ISSUER]) {
+		fprintf(stderr, "brski admin: --idevid-issuer is for masad's records, not with "
+		                "--cloudreg\n");
+		rc = BRSKI_EXIT_USAGE;
+		goto out;
+	}
+	if (a.v[O_PKI] && (rc = brski_admin_from_pki(a.v[O_PKI], a.v[O_CLOUDREG] != NULL,
+	                                             &a.manifest, &a.v[O_URL], &a.v[O_TOKEN_FILE],
+	                                             &a.v[O_CACERT])) != BRSKI_EXIT_OK)
 		goto out;
 	if (!a.v[O_URL] || !a.v[O_TOKEN_FILE]) {
 		fprintf(stderr, "brski admin: give --url and --token-file, or --pki DIR\n");

@@ -695,6 +695,10 @@ struct voucher_info {
 	size_t pin_len;
 	char *est_domain;
 	char assertion[24];
+	/* For the log: the fields a person checks, as text. */
+	char created_on[32];
+	char expires_on[32];    /* "" when the voucher has none */
+	char idevid_issuer[96]; /* base64, as in the voucher; "" when none */
 };
 
 static int validate_voucher(struct pledge *p, const struct http_resp *r, const uint8_t nonce[16],
@@ -738,10 +742,23 @@ static int validate_voucher(struct pledge *p, const struct http_resp *r, const u
 		snprintf(why, whylen, "serial-number is not this pledge's");
 		goto out;
 	}
-	if (voucher_artifact_get_binary(a, VOUCHER_LEAF_IDEVID_ISSUER, &b, &n) == VOUCHER_OK &&
-	    (n != p->aki_len || memcmp(b, p->aki, n) != 0)) {
-		snprintf(why, whylen, "idevid-issuer is not this pledge's");
-		goto out;
+	if (voucher_artifact_get_binary(a, VOUCHER_LEAF_IDEVID_ISSUER, &b, &n) == VOUCHER_OK) {
+		gnutls_datum_t in = {(unsigned char *)(uintptr_t)b, (unsigned)n}, txt = {0};
+		if (n != p->aki_len || memcmp(b, p->aki, n) != 0) {
+			snprintf(why, whylen, "idevid-issuer is not this pledge's");
+			goto out;
+		}
+		if (gnutls_base64_encode2(&in, &txt) == 0) {
+			snprintf(vi->idevid_issuer, sizeof(vi->idevid_issuer), "%.*s",
+			         (int)txt.size, (const char *)txt.data);
+			gnutls_free(txt.data);
+		}
+	}
+	{
+		time_t t;
+		if (voucher_artifact_get_time(a, VOUCHER_LEAF_CREATED_ON, &t) != VOUCHER_OK ||
+		    voucher_time_format(t, vi->created_on, sizeof(vi->created_on)) != VOUCHER_OK)
+			snprintf(vi->created_on, sizeof(vi->created_on), "?");
 	}
 	if (voucher_artifact_get_binary(a, VOUCHER_LEAF_NONCE, &b, &n) != VOUCHER_OK || n != 16 ||
 	    timingsafe_bcmp(b, nonce, 16) != 0) {
@@ -753,6 +770,9 @@ static int validate_voucher(struct pledge *p, const struct http_resp *r, const u
 		snprintf(why, whylen, "the voucher has expired");
 		goto out;
 	}
+	if (voucher_artifact_get_time(a, VOUCHER_LEAF_EXPIRES_ON, &exp) == VOUCHER_OK &&
+	    voucher_time_format(exp, vi->expires_on, sizeof(vi->expires_on)) != VOUCHER_OK)
+		snprintf(vi->expires_on, sizeof(vi->expires_on), "?");
 	/* Policy: any assertion this model knows; a nonced voucher is fresh. */
 	if (voucher_artifact_get_assertion(a, &as) != VOUCHER_OK ||
 	    !(as == VOUCHER_ASSERTION_VERIFIED || as == VOUCHER_ASSERTION_LOGGED ||
@@ -1034,6 +1054,15 @@ static void crt_names(const uint8_t *der, size_t len, char *subj, char *iss, siz
 
 /* cacerts, csrattrs, simpleenroll (waiting out 202s), the LDevID written
  * under the pki directory, enrollstatus over TLS with the LDevID. */
+/* "peer subject S, issuer I" of a connection's leaf, for the log. */
+static void peer_names(const struct conn *c, char *out, size_t n)
+{
+	char subj[300], iss[300];
+
+	crt_names(c->peer[0], c->peer_len[0], subj, iss, sizeof(subj));
+	snprintf(out, n, "peer subject %s, issuer %s", subj, iss);
+}
+
 static int enroll(struct pledge *p, const struct est_server *x)
 {
 	struct conn c = {.fd = -1};
@@ -1061,6 +1090,7 @@ static int enroll(struct pledge *p, const struct est_server *x)
 	    BRSKI_EXIT_OK)
 		goto out;
 	if (r.status != 200) {
+		step("cacerts", "GET %s%s: %u", x->url.origin, path, r.status);
 		printable(&r.body, text, sizeof(text));
 		rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED, "cacerts: %s answered %u: %s",
 		                x->url.origin, r.status, text);
@@ -1074,7 +1104,8 @@ static int enroll(struct pledge *p, const struct est_server *x)
 		goto out;
 	}
 	crt_names(certs[0], lens[0], subj, iss, sizeof(subj));
-	step("cacerts", "%zu certificate(s), first %s", n, subj);
+	step("cacerts", "GET %s%s: %u, %zu certificate(s), first %s", x->url.origin, path, r.status,
+	     n, subj);
 	for (size_t i = 0; i < n; i++)
 		free(certs[i]);
 	n = 0;
@@ -1101,14 +1132,15 @@ static int enroll(struct pledge *p, const struct est_server *x)
 			goto out;
 		}
 	} else if (r.status != 204 && r.status != 404) {
+		step("csrattrs", "GET %s%s: %u", x->url.origin, path, r.status);
 		printable(&r.body, text, sizeof(text));
 		rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED, "csrattrs: %s answered %u: %s",
 		                x->url.origin, r.status, text);
 		goto out;
 	}
 	pop = attrs.pop || p->pop;
-	step("csrattrs", "%zu attribute(s)%s%s%s", attrs.n_oids, attrs.san_dns ? ", SAN " : "",
-	     attrs.san_dns ? attrs.san_dns : "",
+	step("csrattrs", "GET %s%s: %u, %zu attribute(s)%s%s%s", x->url.origin, path, r.status,
+	     attrs.n_oids, attrs.san_dns ? ", SAN " : "", attrs.san_dns ? attrs.san_dns : "",
 	     attrs.pop ? ", challengePassword (proof of possession)" : "");
 	if (gnutls_x509_privkey_init(&key) < 0 ||
 	    (g = gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
@@ -1137,10 +1169,11 @@ static int enroll(struct pledge *p, const struct est_server *x)
 		}
 		resp_free(&r);
 		resp_init(&r);
-		step("simpleenroll", "POST %s%s (application/pkcs10, base64)", x->url.origin, path);
 		if ((rc = http(&c, "POST", path, "application/pkcs10", CREG_EST_PKCS7_TYPE,
 		               der.data, der.len, &r)) != BRSKI_EXIT_OK)
 			goto out;
+		step("simpleenroll", "POST %s%s (application/pkcs10, base64): %u", x->url.origin,
+		     path, r.status);
 		if (r.status != 202)
 			break;
 		if (++tries > p->tries) {
@@ -1215,8 +1248,12 @@ static int enroll(struct pledge *p, const struct est_server *x)
 		               NULL, (const uint8_t *)ok, sizeof(ok) - 1, &r)) != BRSKI_EXIT_OK)
 			goto out;
 	}
-	step("enrollstatus", "sent success to %s over TLS with the LDevID (answer %u)",
-	     x->url.origin, r.status);
+	{
+		char peer[640];
+		peer_names(&c, peer, sizeof(peer));
+		step("enrollstatus", "sent success to %s over TLS with the LDevID (answer %u); %s",
+		     x->url.origin, r.status, peer);
+	}
 	if (r.status != 200) {
 		printable(&r.body, text, sizeof(text));
 		rc = brski_fail(PROG, PLEDGE_EXIT_REFUSED, "enrollstatus: %s answered %u: %s",
@@ -1258,7 +1295,7 @@ static int run(struct pledge *p)
 	unsigned hops = 0;
 	bool from_cloud = p->registrar == NULL, provisional = false;
 	const char *start = p->registrar ? p->registrar : (p->cloud ? p->cloud : p->cloud_url);
-	char why[400], text[400];
+	char why[400], text[400], peer[640];
 	int rc;
 
 	resp_init(&r);
@@ -1295,11 +1332,13 @@ static int run(struct pledge *p)
 		/* Whoever the implicit anchors do not validate is an owner
 		 * registrar: provisional TLS (RFC 8995 5.1). */
 		provisional = !c.implicit_ok;
-		step("connect", "%s (%s)", u.origin,
+		peer_names(&c, peer, sizeof(peer));
+		step("connect", "%s (%s); %s", u.origin,
 		     provisional ? "provisional TLS: not validated yet"
 		     : hops == 0 && from_cloud
 		             ? "cloud registrar, validated by the implicit trust anchors"
-		             : "validated by the implicit trust anchors");
+		             : "validated by the implicit trust anchors",
+		     peer);
 		free(pvr);
 		pvr = NULL;
 		if ((rc = make_pvr(p, &c, nonce, &pvr, &pvr_len)) != BRSKI_EXIT_OK)
@@ -1307,8 +1346,6 @@ static int run(struct pledge *p)
 		for (;;) {
 			resp_free(&r);
 			resp_init(&r);
-			step("requestvoucher", "POST %s%s (%s, fresh nonce)", u.origin, u.path,
-			     voucher_envelope_media_type(p->env));
 			if (c.closed) {
 				struct url keep = c.url;
 				conn_close(&c);
@@ -1320,6 +1357,8 @@ static int run(struct pledge *p)
 			          voucher_envelope_media_type(p->env), pvr, pvr_len, &r);
 			if (rc != BRSKI_EXIT_OK)
 				goto out;
+			step("requestvoucher", "POST %s%s (%s, fresh nonce): %u", u.origin, u.path,
+			     voucher_envelope_media_type(p->env), r.status);
 			if (r.status != 202)
 				break;
 			/* RFC 8995 5.6: wait (capped) and resend the same request. */
@@ -1389,8 +1428,10 @@ static int run(struct pledge *p)
 	}
 	step("voucher",
 	     "valid: signed by the MASA anchor, serial %s, nonce matches, assertion %s, "
-	     "pin is %s",
-	     p->serial, vi.assertion, is_ca(vi.pin, vi.pin_len) ? "a CA" : "an end-entity");
+	     "created-on %s%s%s%s%s, pin is %s",
+	     p->serial, vi.assertion, vi.created_on, vi.expires_on[0] ? ", expires-on " : "",
+	     vi.expires_on, vi.idevid_issuer[0] ? ", idevid-issuer " : "", vi.idevid_issuer,
+	     is_ca(vi.pin, vi.pin_len) ? "a CA" : "an end-entity");
 	{
 		uint8_t fp[32];
 		char hex[65];
@@ -1454,10 +1495,12 @@ static int run(struct pledge *p)
 				            "EST server does not match the pin");
 				goto out;
 			}
-			step("est", "%s authenticated by pinned-domain-cert%s", x.url.origin,
+			peer_names(&e, peer, sizeof(peer));
+			step("est", "%s authenticated by pinned-domain-cert%s; %s", x.url.origin,
 			     x.url.ip   ? " (IP address in its SAN)"
 			     : x.pin_ca ? " (DNS-ID checked)"
-			                : "");
+			                : "",
+			     peer);
 			conn_close(&e);
 		} else {
 			x.url = u;
@@ -1518,7 +1561,8 @@ static void usage(FILE *out)
 	        "\n"
 	        "exit status: 0 enrolled (or voucher accepted, with --voucher-only), 1\n"
 	        "something failed validation (voucher, pin, a 307 from an owner registrar, a\n"
-	        "loop, too many hops, a certificate not for our key), 2 usage error, 3 I/O\n"
+	        "loop, too many hops, a certificate not for our key), 2 usage error (also:\n"
+	        "the YANG modules not found, see BRSKI_YANG_DIR), 3 I/O\n"
 	        "or network error, 4 a registrar or EST server refused (its status and text\n"
 	        "are printed).\n",
 	        HOPS_DEFAULT, TRIES_DEFAULT);
@@ -1606,6 +1650,19 @@ int brski_cmd_pledge(int argc, char **argv)
 	if (optind != argc || !p.pki || !p.serial) {
 		usage(stderr);
 		return BRSKI_EXIT_USAGE;
+	}
+	{
+		/* The YANG modules before any network step, as brski voucher
+		 * does: a broken installation is a usage/environment error
+		 * (exit 2), reported before the first "connect" line. */
+		struct voucher_error_info ei;
+		voucher_err e;
+		memset(&ei, 0, sizeof(ei));
+		if ((e = voucher_lib_init(&ei)) != VOUCHER_OK)
+			return brski_fail(PROG, BRSKI_EXIT_USAGE,
+			                  "cannot load the YANG modules: %s (set BRSKI_YANG_DIR "
+			                  "to the directory holding them)",
+			                  ei.message[0] ? ei.message : voucher_strerror(e));
 	}
 	if ((rc = pledge_load(&p)) == BRSKI_EXIT_OK)
 		rc = run(&p);

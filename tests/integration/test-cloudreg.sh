@@ -232,6 +232,36 @@ for bad in '{"version":1}' '{"status":true}' '{"version":1,"status":"yes"}' '{"v
 	[ "$(status_post "$bad")" = 400 ] || fail "bad telemetry '$bad' not 400"
 done
 tele "$CLOUD_ADMIN" "$TLS_CA" pledge-0002 | grep -q '"disk full"' || fail "enrollstatus reason not stored"
+# The same through brski admin: telemetry is cloudregd's (--pki takes
+# admin.cloudreg_url by itself), the request log with --cloudreg; the owner
+# registrar with its URL and CA given.
+"$BRSKI" admin device telemetry pledge-0002 --pki "$D" >"$TEST_TMP/bt.out" 2>&1 ||
+	fail "brski admin device telemetry: $(cat "$TEST_TMP/bt.out")"
+grep -q '"disk full"' "$TEST_TMP/bt.out" || fail "brski admin device telemetry lacks the reason: $(cat "$TEST_TMP/bt.out")"
+"$BRSKI" admin device requests pledge-0002 --pki "$D" --cloudreg >"$TEST_TMP/br.out" 2>&1 ||
+	fail "brski admin device requests --cloudreg: $(cat "$TEST_TMP/br.out")"
+"$PYTHON3" - "$TEST_TMP/br.out" <<'EOF' || fail "brski admin device requests --cloudreg: $(cat "$TEST_TMP/br.out")"
+import json, sys
+items = json.load(open(sys.argv[1]))
+assert any(i["endpoint"] == "brski/requestvoucher" and i["serial"] == "pledge-0002" for i in items), items
+assert all(i["serial"] == "pledge-0002" for i in items), items
+EOF
+"$BRSKI" admin device telemetry pledge-0001 --url "$OWNER_ADMIN" --cacert "$D/owner-domain-ca.crt" \
+	--token-file "$D/admin-token" >"$TEST_TMP/bt.out" 2>&1 ||
+	fail "brski admin device telemetry at the owner registrar: $(cat "$TEST_TMP/bt.out")"
+grep -q '"voucher_status"' "$TEST_TMP/bt.out" || fail "owner registrar telemetry through brski admin: $(cat "$TEST_TMP/bt.out")"
+# A serial that is no device (and has no rows) is 404 for every token,
+# through the API and brski admin (exit 1, the problem printed).
+for kind in telemetry requests; do
+	st=$(curl -s -o "$TEST_TMP/nodev.out" -w '%{http_code}' --cacert "$TLS_CA" \
+		-H "Authorization: Bearer $TOKEN" "$CLOUD_ADMIN/admin/v1/devices/no-such-device/$kind")
+	[ "$st" = 404 ] || fail "$kind of a serial that is no device: $st, want 404 ($(cat "$TEST_TMP/nodev.out"))"
+	grep -q "no device 'no-such-device'" "$TEST_TMP/nodev.out" || fail "404 body: $(cat "$TEST_TMP/nodev.out")"
+	"$BRSKI" admin device $kind no-such-device --pki "$D" --cloudreg >"$TEST_TMP/nodev.out" 2>&1
+	rc=$?
+	[ $rc = 1 ] || fail "brski admin device $kind of no device: exit $rc, want 1 ($(cat "$TEST_TMP/nodev.out"))"
+	grep -q "no device 'no-such-device'" "$TEST_TMP/nodev.out" || fail "brski admin device $kind: $(cat "$TEST_TMP/nodev.out")"
+done
 # A token limited to an owner reads its own devices' telemetry and request
 # log only; another owner's device is 404 (not 403: its existence is not
 # told).
