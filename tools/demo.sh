@@ -25,7 +25,8 @@
 # registrar's domain CA (enroll-here); the owner's domain CA, or with ACME
 # Pebble's root and intermediate as Pebble's management interface gives
 # them (not as the pledge received them). Exit status: 0 when all three
-# verify, 1 otherwise, 2 usage.
+# verify, 1 otherwise, 2 usage; 130 after Ctrl-C (143 after SIGTERM), with
+# every server the demo started stopped first (also how --serve ends).
 set -uo pipefail
 
 build=${BRSKI_BUILD:?BRSKI_BUILD must name the build directory}
@@ -91,8 +92,17 @@ cleanup() {
 	fi
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# The demo's own traps. bind_start and pebble_start (tests/lib) install
+# theirs, which stop only BIND or Pebble: these are put back after every
+# start attempt, whatever its outcome, so that the daemons started below
+# are always stopped too. Ctrl-C ends with 130, SIGTERM with 143, after
+# the same cleanup.
+demo_traps() {
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+demo_traps
 
 # ---- 1. the PKI ----
 D=$demo/pki
@@ -113,7 +123,10 @@ if [ $want_acme -eq 1 ]; then
 		. "$top/tests/lib/bind.sh"
 		. "$top/tests/lib/pebble.sh"
 		acme=1
-		if ! bind_start >"$demo/bind.log" 2>&1; then
+		bind_start >"$demo/bind.log" 2>&1
+		bind_rc=$?
+		demo_traps
+		if [ $bind_rc -ne 0 ]; then
 			why_local="BIND 9 did not start (see $demo/bind.log)"
 		else
 			h01_port=$("$PYTHON3" -c 'import socket
@@ -121,15 +134,24 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 			# Read by pebble_start (tests/lib/pebble.sh).
 			export PEBBLE_HTTP_PORT=$h01_port
 			export PEBBLE_DNS=127.0.0.1:$BIND_PORT
-			if ! pebble_start >"$demo/pebble-start.log" 2>&1; then
+			pebble_start >"$demo/pebble-start.log" 2>&1
+			pebble_rc=$?
+			demo_traps
+			if [ $pebble_rc -ne 0 ]; then
 				why_local="Pebble did not start (see $demo/pebble-start.log)"
 			else
-				trap cleanup EXIT
 				acme_args=(--acme-directory "$PEBBLE_DIRECTORY" --acme-trust "$PEBBLE_CA"
 					--acme-http01-listen "127.0.0.1:$h01_port")
 			fi
 		fi
 	fi
+fi
+if [ $acme -eq 1 ] && [ ${#acme_args[@]} -eq 0 ]; then
+	# Falling back to the local CA: whichever of the two did start is of
+	# no use now.
+	pebble_stop
+	bind_stop
+	acme=0
 fi
 if [ $need_acme -eq 1 ] && [ ${#acme_args[@]} -eq 0 ]; then
 	die "--acme: $why_local"
@@ -219,7 +241,7 @@ note "MASA $(jget masa.url); cloud registrar $CLOUD; owner registrar $OWNER_REG 
 # ---- 4. ownership through the admin API ----
 step "4. An owner and three devices, through the admin API (brski admin, bootstrap token)"
 adm() {
-	printf '    $ brski admin %s\n' "$*"
+	printf '    $ %s admin %s --pki %s\n' "$brski" "$*" "$D"
 	"$brski" admin "$@" --pki "$D" >"$demo/admin.out" 2>&1 || {
 		sed 's/^/      /' "$demo/admin.out"
 		die "brski admin $1 $2 failed"
@@ -232,6 +254,7 @@ modes=(redirect est-domain enroll-here)
 for i in 0 1 2; do
 	adm device create "${serials[$i]}" --owner acme-owner --mode "${modes[$i]}"
 done
+printf '    $ %s admin device list --pki %s\n' "$brski" "$D"
 "$brski" admin device list --pki "$D" | sed 's/^/      /'
 
 # ---- 5. the pledges ----
@@ -268,12 +291,12 @@ for i in 0 1 2; do
 	esac
 	rm -f "$D/pledges/$s.ldevid.crt" "$D/pledges/$s.ldevid.key"
 	iss=
-	printf '    $ brski pledge --pki %s --serial %s --tries 30\n' "$D" "$s"
+	printf '    $ BRSKI_YANG_DIR=%s %s pledge --pki %s --serial %s --tries 30\n' "$BRSKI_YANG_DIR" "$brski" "$D" "$s"
 	"$brski" pledge --pki "$D" --serial "$s" --tries 30 >"$demo/pledge-$s.log" 2>&1
 	prc=$?
 	sed 's/^/    | /' "$demo/pledge-$s.log"
 	# The MASA's side: the voucher it issued, as its audit log holds it.
-	printf '    $ brski admin device audit %s   (the MASA'"'"'s record of the voucher)\n' "$s"
+	printf '    $ %s admin device audit %s --pki %s   (the MASA'"'"'s record of the voucher)\n' "$brski" "$s" "$D"
 	"$brski" admin device audit "$s" --pki "$D" 2>&1 | sed 's/^/    : /'
 	# What the cloud registrar answered, and which EST server enrolled.
 	if grep -q '^redirect ' "$demo/pledge-$s.log"; then
@@ -337,22 +360,47 @@ else
 fi
 
 step "Where to look next"
+# Every command below is printed so that it works when copied: brski by
+# its full path (it is not installed), BRSKI_YANG_DIR where brski reads
+# YANG, and each daemon's admin origin with the CA that verifies it (the
+# owner registrar's admin TLS is from its domain CA, not tls_ca).
+TOKEN_FILE=$(jget admin.token_file)
+MASA_ADMIN=$(jget admin.masa_url)
+CLOUD_ADMIN=$(jget admin.cloudreg_url)
+OWNER_CA=$D/owner-domain-ca.crt
+if [ $serve -eq 1 ]; then
+	live="(the daemons are running until Ctrl-C)"
+else
+	live="(need the daemons: run the demo again with --serve; this run stopped them)"
+fi
 cat <<EOF
     logs        $demo/*.log (masad.log, cloud-registrar.log, owner-registrar.log,
                 pledge-SERIAL.log)
     databases   $D/cloud.db (masad and the cloud registrar), $D/owner.db
                 (the owner registrar): sqlite3 $D/cloud.db .tables
-    admin URLs  masad $(jget admin.masa_url), cloud registrar $(jget admin.cloudreg_url),
-                owner registrar $OWNER_ADMIN (/admin/v1/*, /healthz, /metrics)
-    brski admin examples (the bootstrap token is $D/admin-token):
-                brski admin device list --pki $D
-                brski admin device requests pledge-0002 --pki $D
-                brski admin device audit pledge-0002 --pki $D
-                brski admin token create --pki $D --name sales --scope write --owner acme-owner
-                brski admin audit list --pki $D
-                curl --cacert $TLS_CA $(jget admin.masa_url)/metrics
-    again       brski pledge --pki $D --serial pledge-0002
-    (brski is $brski)
+    brski       $brski (not on PATH; the bootstrap admin token is $TOKEN_FILE)
+
+    Admin URLs, /metrics, brski admin and brski pledge $live:
+    admin URLs  masad $MASA_ADMIN, cloud registrar $CLOUD_ADMIN
+                (both verified by $TLS_CA),
+                owner registrar $OWNER_ADMIN (verified by $OWNER_CA)
+                (/admin/v1/*, /healthz, /metrics)
+                curl --cacert $TLS_CA $MASA_ADMIN/metrics
+                curl --cacert $TLS_CA $CLOUD_ADMIN/metrics
+                curl --cacert $OWNER_CA $OWNER_ADMIN/metrics
+    brski admin masad (--pki takes its URL, token file and CA from $D/pki.json):
+                $brski admin device list --pki $D
+                $brski admin device audit pledge-0002 --pki $D
+                $brski admin device requests pledge-0002 --pki $D
+                $brski admin token create --pki $D --name sales --scope write --owner acme-owner
+                $brski admin audit list --pki $D
+    brski admin cloud registrar (--cloudreg: admin.cloudreg_url of pki.json):
+                $brski admin device telemetry pledge-0002 --pki $D --cloudreg
+                $brski admin device requests pledge-0002 --pki $D --cloudreg
+    brski admin owner registrar (its URL and CA given explicitly):
+                $brski admin device telemetry pledge-0002 --url $OWNER_ADMIN --cacert $OWNER_CA --token-file $TOKEN_FILE
+                $brski admin device requests pledge-0002 --url $OWNER_ADMIN --cacert $OWNER_CA --token-file $TOKEN_FILE
+    again       BRSKI_YANG_DIR=$BRSKI_YANG_DIR $brski pledge --pki $D --serial pledge-0002
 EOF
 
 if [ $rc_all -eq 0 ]; then
@@ -361,7 +409,7 @@ else
 	echo "demo: FAILED: not every pledge enrolled with a certificate from the right issuer"
 fi
 if [ $serve -eq 1 ]; then
-	echo "Serving until Ctrl-C (${names[*]}$([ $acme -eq 1 ] && echo ", Pebble, BIND 9"))."
+	echo "Serving until Ctrl-C (${names[*]}$([ $acme -eq 1 ] && echo ", Pebble, BIND 9")); Ctrl-C stops them all and exits 130."
 	wait
 fi
 exit $rc_all

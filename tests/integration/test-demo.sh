@@ -6,7 +6,9 @@
 # local CA). Each run must exit 0, enroll the three pledges (redirect,
 # est-domain, enroll-here) with LDevIDs that verify against the issuer each
 # must have, and print the closing table. The demo also runs with ASan
-# builds; the budget is 90 s a run.
+# builds; the budget is 90 s a run. Then the demo with Pebble made to
+# fail after BIND 9 started (it falls back to the local CA and leaves no
+# process behind), and --serve stopped with SIGINT (exit 130, nothing left).
 : "${top_builddir:?top_builddir must be set (make check sets it)}"
 : "${top_srcdir:?top_srcdir must be set (make check sets it)}"
 OPENSSL=${OPENSSL:-openssl}
@@ -98,6 +100,61 @@ check_demo() {
 	return 0
 }
 
+# leftovers DIR: the processes whose command line names DIR (the demo's
+# daemons read their configuration from it; BIND's and Pebble's
+# directories are made under TMPDIR, set to DIR below).
+leftovers() {
+	ps -eo pid=,args= | LEFT_DIR=$1 awk 'index($0, ENVIRON["LEFT_DIR"]) { print }'
+}
+
+# Pebble made to fail after BIND 9 started: the demo falls back to the
+# local CA, says why, and still stops every daemon and BIND at exit.
+fallback() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/brski-demo.XXXXXX") || exit 99
+	PEBBLE_BIN=/nonexistent TMPDIR=$tmp BRSKI_BUILD=$top_builddir BRSKI_DEMO_DIR=$tmp \
+		timeout 180 bash "$top_srcdir/tools/demo.sh" >"$tmp/out" 2>&1
+	rc=$?
+	[ $rc = 0 ] || fail "the demo with Pebble failing exited $rc, want 0 (local CA)"
+	grep -q "owner CA: local CA, not ACME (Pebble did not start" "$tmp/out" ||
+		fail "the demo does not say it fell back to the local CA because Pebble did not start"
+	grep -q "named did not\|BIND 9 did not start" "$tmp/out" &&
+		fail "BIND 9 did not start either: this run does not test the fallback after BIND"
+	left=$(leftovers "$tmp")
+	[ -z "$left" ] || fail "processes left after the demo (Pebble failing): $left"
+	echo "test-demo: Pebble failing: local CA, nothing left running"
+	rm -rf "$tmp"
+}
+
+# --serve ended by Ctrl-C (SIGINT to the demo): exit 130 once everything
+# is stopped. Background jobs of a script ignore SIGINT, which bash then
+# cannot trap: python puts the default action back before running it.
+serve_interrupted() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/brski-demo.XXXXXX") || exit 99
+	TMPDIR=$tmp BRSKI_BUILD=$top_builddir BRSKI_DEMO_DIR=$tmp "${PYTHON3:-python3}" -c '
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' bash "$top_srcdir/tools/demo.sh" --serve >"$tmp/out" 2>&1 &
+	pid=$!
+	i=0
+	until grep -q "^Serving until Ctrl-C" "$tmp/out"; do
+		kill -0 $pid 2>/dev/null || { wait $pid; fail "the demo --serve exited $? before serving"; }
+		i=$((i + 1))
+		[ $i -lt 1800 ] || { kill -TERM $pid; wait $pid; fail "the demo --serve did not serve within 180 s"; }
+		sleep 0.1
+	done
+	[ -n "$(leftovers "$tmp")" ] || fail "nothing runs while the demo serves"
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	[ $rc = 130 ] || fail "the demo --serve stopped by SIGINT exited $rc, want 130"
+	left=$(leftovers "$tmp")
+	[ -z "$left" ] || fail "processes left after Ctrl-C on the demo --serve: $left"
+	echo "test-demo: --serve stopped by Ctrl-C: exit 130, nothing left running"
+	rm -rf "$tmp"
+}
+
 run_demo acme
 run_demo local --local-ca
+fallback
+serve_interrupted
 exit 0

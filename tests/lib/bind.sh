@@ -17,11 +17,13 @@
 # there, and no policy at all in the other zone, so an update of the other
 # zone with that key is REFUSED.
 #
-# bind_start sets an EXIT trap that stops named; a script with its own EXIT
-# trap must call bind_stop from it. Readiness is polled with dig, never
-# waited for with a fixed sleep. named runs in the foreground (-f) as the
-# invoking user; as root that is what BIND allows without -u, and the temp
-# dir is only ours.
+# bind_start sets an EXIT trap that stops named (and INT/TERM traps that
+# stop it and exit 99), replacing the caller's: a script with its own traps
+# must call bind_stop from its EXIT trap and install its traps again after
+# every bind_start, whether it succeeded or not (tools/demo.sh does so).
+# Readiness is polled with dig, never waited for with a fixed sleep. named
+# runs in the foreground (-f) as the invoking user; as root that is what
+# BIND allows without -u, and the temp dir is only ours.
 BIND_NAMED=${BIND_NAMED:-/usr/sbin/named}
 BIND_ZONE=${BIND_ZONE:-pledges.example.com}
 BIND_OTHER_ZONE=${BIND_OTHER_ZONE:-other.example.com}

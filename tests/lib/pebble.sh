@@ -25,9 +25,12 @@
 #   PEBBLE_VA_NOSLEEP (default 1 here), PEBBLE_WFE_NONCEREJECT (Pebble's
 #   default 5 when unset), PEBBLE_AUTHZREUSE: passed to Pebble as they are.
 #
-# pebble_start sets an EXIT trap that stops Pebble; a script with its own
-# EXIT trap must call pebble_stop from it. Readiness is polled with curl
-# on the directory, never waited for with a fixed sleep.
+# pebble_start sets an EXIT trap that stops Pebble (and INT/TERM traps that
+# stop it and exit 99), replacing the caller's: a script with its own traps
+# must call pebble_stop from its EXIT trap and install its traps again
+# after every pebble_start, whether it succeeded or not (a failed start
+# may already have replaced them; tools/demo.sh does so). Readiness is
+# polled with curl on the directory, never waited for with a fixed sleep.
 PEBBLE_BIN=${PEBBLE_BIN:-/usr/bin/pebble}
 PEBBLE_DIR=
 PEBBLE_PORT=
