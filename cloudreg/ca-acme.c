@@ -14,8 +14,9 @@
  *
  * One attempt (issue()) drives the order as far as it gets within
  * [acme] issue_wait seconds, waiting between polls as long as the server's
- * Retry-After says (else [acme] poll_interval), and otherwise leaves the job
- * pending (CREG_CA_RETRY) with that delay.
+ * Retry-After says (else a backoff from 10 ms up to [acme] poll_interval:
+ * poll_delay_ms), and otherwise leaves the job pending (CREG_CA_RETRY) with
+ * that delay.
  *
  * Pre-authorization (RFC 8555 7.4.1, RFC 9444): when the directory offers
  * newAuthz and the job's identifiers are all below the owner's subdomain,
@@ -115,12 +116,34 @@ static int64_t now_s(void)
 	return (int64_t)ts.tv_sec;
 }
 
-static void sleep_s(unsigned s)
+static void sleep_ms(unsigned ms)
 {
-	struct timespec ts = {(time_t)s, 0};
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0)
 		;
+}
+
+/* First wait when the server sends no Retry-After. */
+#define POLL_FIRST_MS 10
+
+/* The wait before asking the ACME server again, in ms: what it said
+ * (Retry-After, seconds), else a backoff that starts at POLL_FIRST_MS and
+ * doubles with each poll of this job up to [acme] poll_interval. Most
+ * authorizations and orders are decided within milliseconds of the
+ * challenge or the finalize (the server validates a record we published
+ * before answering), so a fixed wait of seconds would be most of an
+ * issuance; the doubling keeps a slow server from being asked often. */
+static unsigned poll_delay_ms(const struct acme_backend *b, unsigned retry_after_s, unsigned *polls)
+{
+	unsigned ms = POLL_FIRST_MS, cap = b->poll_s * 1000;
+
+	if (retry_after_s)
+		return retry_after_s * 1000;
+	for (unsigned i = 0; i < *polls && ms < cap; i++)
+		ms *= 2;
+	(*polls)++;
+	return ms < cap ? ms : cap;
 }
 
 /* snprintf whose truncation is intended: messages are cut, never overflow. */
@@ -926,6 +949,7 @@ static bool preauthorize(struct job *j)
 	struct acme_authz a;
 	bool published = false, confirmed;
 	int64_t now = now_s(), wall = (int64_t)time(NULL), expires = 0;
+	unsigned polls = 0, delay;
 	voucher_err r;
 
 	if (!parent || !acme_has_new_authz(b->c))
@@ -1009,7 +1033,8 @@ static bool preauthorize(struct job *j)
 			preauth_backoff(b, parent);
 			break;
 		}
-		if (st == STEP_DONE || now_s() + (ra ? ra : b->poll_s) > j->deadline) {
+		delay = poll_delay_ms(b, ra, &polls);
+		if (st == STEP_DONE || now_s() + (int64_t)(delay / 1000) > j->deadline) {
 			/* Decided: our record goes now, not with some later
 			 * order (nothing else of this job is published yet). */
 			if (st == STEP_DONE && published) {
@@ -1029,7 +1054,7 @@ static bool preauthorize(struct job *j)
 			          "waiting for the ACME server to validate %s", parent);
 			return false;
 		}
-		sleep_s(ra ? ra : b->poll_s);
+		sleep_ms(delay);
 	}
 	return true;
 }
@@ -1104,6 +1129,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 	struct acme_order o = {0};
 	struct brski_buf p7;
 	char msg[800], serr[STORE_ERRLEN];
+	unsigned polls = 0;
 	voucher_err r;
 
 	brski_buf_init(&p7, ACME_MAX_RESPONSE);
@@ -1246,15 +1272,15 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 		}
 		}
 		if (wait) {
-			unsigned delay = ra ? ra : b->poll_s;
-			if (now_s() + delay > j.deadline) {
+			unsigned delay = poll_delay_ms(b, ra, &polls);
+			if (now_s() + (int64_t)(delay / 1000) > j.deadline) {
 				/* +1: the job scheduler counts whole seconds, and
 				 * the CA said "not before". */
-				set_retry(res, delay + 1, "waiting for ACME order %s (%s)", o.url,
-				          acme_status_name(o.status));
+				set_retry(res, delay / 1000 + 1, "waiting for ACME order %s (%s)",
+				          o.url, acme_status_name(o.status));
 				goto done;
 			}
-			sleep_s(delay);
+			sleep_ms(delay);
 		}
 		if ((r = acme_get_order(b->c, o.url, &o, msg, sizeof(msg))) != VOUCHER_OK) {
 			from_error(&j, r, o.retry_after, msg);
