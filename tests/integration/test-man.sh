@@ -31,6 +31,7 @@ check_cmd "$M/brski.1" "brski bench crypto" "$BRSKI" bench crypto
 check_cmd "$M/brski.1" "brski bench masa" "$BRSKI" bench masa
 check_cmd "$M/brski.1" "brski bench cloudreg" "$BRSKI" bench cloudreg
 check_cmd "$M/brski.1" "brski bench store" "$BRSKI" bench store
+check_cmd "$M/brski.1" "brski bench est" "$BRSKI" bench est
 for c in "owner create" "device create" "device list" "device import" "token create" "voucher issue"; do
 	# shellcheck disable=SC2086
 	check_cmd "$M/brski.1" "brski admin $c" "$BRSKI" admin $c
