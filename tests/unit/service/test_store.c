@@ -846,7 +846,10 @@ static void test_jobs_certs_acme(void **state)
 	assert_int_equal(store_cert_get_latest(s, &gc, err, sizeof(err)), VOUCHER_E_NOT_FOUND);
 	memcpy(c.csr_sha256, h, sizeof(h));
 	c.serial = "SN-1";
-	c.not_after = (int64_t)time(NULL) + 86400;
+	/* one value: a second boundary between two time() calls must not
+	 * make the stored and the expected notAfter differ */
+	const int64_t valid_until = (int64_t)time(NULL) + 86400;
+	c.not_after = valid_until;
 	c.pkcs7 = p7;
 	c.pkcs7_len = sizeof(p7);
 	assert_int_equal(store_cert_put(s, &c, err, sizeof(err)), VOUCHER_OK);
@@ -866,7 +869,7 @@ static void test_jobs_certs_acme(void **state)
 	store_cert_clear(&gc);
 	c.csr_sha256[0] ^= 1;
 	c.serial = "SN-1";
-	c.not_after = (int64_t)time(NULL) + 86400;
+	c.not_after = valid_until;
 	assert_int_equal(store_cert_get_by_csr(s, h, &gc, err, sizeof(err)), VOUCHER_OK);
 	assert_int_equal(gc.pkcs7_len, sizeof(p7));
 	assert_memory_equal(gc.pkcs7, p7, sizeof(p7));
