@@ -103,6 +103,7 @@ struct job {
 	struct creg_ca_result *res;
 	struct store_acme_order row; /* the stored order */
 	json_t *deployed;            /* authz URL -> true: a dns-01 record to remove */
+	json_t *responded;           /* challenge URL -> true: answered in this attempt */
 	char *dns[ACME_MAX_IDENT];
 	size_t n_dns;
 	int64_t deadline;
@@ -798,7 +799,13 @@ static enum step advance_authz(struct job *j, const char *url, const struct acme
 		           chall_type(j->b), a.identifier);
 		return STEP_STOPPED;
 	}
-	if (ch->status == ACME_S_PROCESSING)
+	/* Answered, by us in this attempt or already decided: the server
+	 * updates the authorization after the challenge (Pebble shows a
+	 * valid challenge in a pending authorization for a moment), and a
+	 * second answer to a challenge that is no longer pending is an error
+	 * ("Cannot update challenge with status valid"). */
+	if (ch->status == ACME_S_PROCESSING || ch->status == ACME_S_VALID ||
+	    (j->responded && json_object_get(j->responded, ch->url)))
 		return STEP_WAIT;
 	if (ch->status != ACME_S_PENDING) {
 		authz_problem(&a, msg, sizeof(msg));
@@ -826,6 +833,10 @@ static enum step advance_authz(struct job *j, const char *url, const struct acme
 		from_error(j, r, 0, msg);
 		return STEP_STOPPED;
 	}
+	if (!j->responded)
+		j->responded = json_object();
+	if (j->responded)
+		json_object_set_new(j->responded, ch->url, json_true());
 	log_info("acme: job %lld: %s challenge for %s started", (long long)j->req->job_id, ch->type,
 	         a.identifier);
 	return resp.status == ACME_S_VALID ? STEP_DONE : STEP_WAIT;
@@ -1105,6 +1116,7 @@ static void job_clear(struct job *j)
 	for (size_t i = 0; i < j->n_dns; i++)
 		free(j->dns[i]);
 	json_decref(j->deployed);
+	json_decref(j->responded);
 	store_acme_order_clear(&j->row);
 }
 
