@@ -187,21 +187,6 @@ static void detail_of(const char *text, size_t len, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-static char *hex(const uint8_t *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *s = malloc(n * 2 + 1);
-
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 15];
-	}
-	s[2 * n] = '\0';
-	return s;
-}
-
 /* Write one row. A store failure is logged and changes nothing about the
  * answer, which is decided already. */
 static void write_row(const struct svc_req *req, const char *disposition, unsigned status,
@@ -219,7 +204,7 @@ static void write_row(const struct svc_req *req, const char *disposition, unsign
 		uint8_t sha[32];
 		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, req->peer_chain[0].data,
 		                     req->peer_chain[0].len, sha) == 0)
-			cert = hex(sha, sizeof(sha));
+			cert = brski_hex_new(sha, sizeof(sha));
 		/* A certificate without a subject serialNumber (an LDevID
 		 * from an ACME CA) is logged with the serial of the device
 		 * this registrar issued it to, when it did; otherwise

@@ -22,5 +22,8 @@ bool brski_str_caseeq(const char *a, const char *b);
 bool brski_str_startswith(const char *s, const char *prefix);
 /* strdup that returns NULL for NULL. */
 char *brski_strdup(const char *s);
+/* Lower-case hex of the n bytes at p, a new string (NULL when out of
+ * memory): how hashes appear in logs and admin answers. */
+char *brski_hex_new(const uint8_t *p, size_t n);
 
 #endif

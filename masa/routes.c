@@ -7,23 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/str.h"
 #include "masa/masa.h"
 #include "service/daemon.h"
 #include "service/log.h"
-
-static char *hex(const uint8_t *p, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *s = malloc(n * 2 + 1);
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 15];
-	}
-	s[2 * n] = '\0';
-	return s;
-}
 
 /* Append the disposition to the request log. A store failure is logged
  * but does not change the answer already decided. */
@@ -35,7 +22,8 @@ static void log_request(struct store *s, const char *request_id, const char *pee
 	char err[STORE_ERRLEN], *signer = NULL, text[400];
 	voucher_err e;
 
-	if (r->verified && r->verified->chain_len > 0 && (signer = hex(r->signer_sha256, 32)))
+	if (r->verified && r->verified->chain_len > 0 &&
+	    (signer = brski_hex_new(r->signer_sha256, 32)))
 		v.signer = signer;
 	snprintf(text, sizeof(text), "%s: %s", endpoint, detail ? detail : "");
 	v.request_id = (char *)(request_id ? request_id : "");
