@@ -33,6 +33,20 @@ static voucher_err answer(struct svc_resp *resp, voucher_err err, const char *te
 	return svc_resp_text(resp, svc_http_status(err), "%s", text);
 }
 
+/* 202: the MASA has not answered in time (RFC 8995 section 5.6: the pledge
+ * sends the same request again). */
+static voucher_err answer_not_yet(struct svc_resp *resp, unsigned retry_after_s)
+{
+	voucher_err e;
+
+	svc_resp_free(resp);
+	svc_resp_init(resp);
+	e = svc_resp_text(resp, 202,
+	                  "the MASA has not answered yet; send the same request again after "
+	                  "Retry-After");
+	return e == VOUCHER_OK ? retry_after(resp, retry_after_s) : e;
+}
+
 /* A peer's error text, bounded and printable, for our plain-text body. */
 static void shown_as_sent(const struct brski_buf *b, char *out, size_t outlen)
 {
@@ -61,13 +75,7 @@ static voucher_err masa_answer(const struct creg_keys *k, const struct svc_req *
 		/* RFC 8995 section 5.6: the pledge retries the same request. */
 		log_warn("masa: no answer from %s in time (serial %s, request %s)", url, p->serial,
 		         req->request_id);
-		svc_resp_free(resp);
-		svc_resp_init(resp);
-		e = svc_resp_text(resp, 202,
-		                  "the MASA has not answered yet; send the same request again "
-		                  "after Retry-After");
-		if (e == VOUCHER_OK)
-			e = retry_after(resp, k->retry_after);
+		e = answer_not_yet(resp, k->retry_after);
 		goto out;
 	}
 	if (e != VOUCHER_OK) {
@@ -198,13 +206,7 @@ static voucher_err via_pending(struct creg_app *app, struct creg_keys *k, const 
 		log_info("masa: no answer from %s within %u s; 202 to serial %s, the call goes "
 		         "on (request %s)",
 		         url, k->masa_timeout, p->serial, req->request_id);
-		svc_resp_free(resp);
-		svc_resp_init(resp);
-		e = svc_resp_text(resp, 202,
-		                  "the MASA has not answered yet; send the same request again "
-		                  "after Retry-After");
-		if (e == VOUCHER_OK)
-			e = retry_after(resp, k->retry_after);
+		e = answer_not_yet(resp, k->retry_after);
 		goto out;
 	}
 	e = creg_pend_outcome(c, &res, &asked);
