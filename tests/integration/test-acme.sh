@@ -54,13 +54,7 @@ D=$TEST_TMP/pki
 	--acme-http01-listen "127.0.0.1:$H01_PORT" >"$TEST_TMP/pki.out" || exit 99
 CONF=$D/cloudregd-owner.conf
 grep -q '^backend = acme' "$CONF" || fail "brski pki init --acme-directory wrote no [ca] backend = acme"
-jget() {
-	"$PYTHON3" -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[int(k)] if k.isdigit() else v[k]
-print(v)' "$D/pki.json" "$1"
-}
+jget() { pki_get "$D" "$1"; }
 OWNER_EST=$(jget owner.est.url)
 ODCA=$D/owner-domain-ca.crt
 DB=$(ini_get "$CONF" daemon database)

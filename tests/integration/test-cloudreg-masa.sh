@@ -31,13 +31,7 @@ while :; do
 	[ $tries -lt 5 ] || exit 99
 done
 
-jget() { # DIR KEY
-	"$PYTHON3" -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[int(k)] if k.isdigit() else v[k]
-print(v)' "$1/pki.json" "$2"
-}
+jget() { pki_get "$@"; }
 TOKEN=$(cat "$D/admin-token")
 TOKEN2=$(cat "$D2/admin-token")
 TLS_CA=$(jget "$D" tls_ca)

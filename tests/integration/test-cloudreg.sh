@@ -12,13 +12,7 @@
 D=$TEST_TMP/pki
 "$BRSKI" pki init "$D" --pledges 9 >"$TEST_TMP/pki.out" || exit 99
 
-jget() {
-	"$PYTHON3" -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[int(k)] if k.isdigit() else v[k]
-print(v)' "$D/pki.json" "$1"
-}
+jget() { pki_get "$D" "$1"; }
 TOKEN=$(cat "$D/admin-token")
 TLS_CA=$(jget tls_ca)
 MASA_ADMIN=$(jget admin.masa_url)

@@ -14,13 +14,7 @@
 
 D=$TEST_TMP/pki
 "$BRSKI" pki init "$D" --pledges 3 >"$TEST_TMP/pki.out" 2>&1 || { cat "$TEST_TMP/pki.out"; exit 99; }
-jget() {
-	"$PYTHON3" -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[int(k)] if k.isdigit() else v[k]
-print(v)' "$D/pki.json" "$1"
-}
+jget() { pki_get "$D" "$1"; }
 TOKEN=$(cat "$D/admin-token")
 DAEMON_CACERT=$(jget tls_ca)
 MASA_ADMIN=$(admin_origin "$D/masad.conf")

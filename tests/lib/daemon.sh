@@ -65,6 +65,16 @@ daemon_pid() {
 	eval "echo \${DAEMON_PID_$1:-}"
 }
 
+# pki_get DIR KEY: a value of DIR/pki.json, the manifest of `brski pki
+# init` (KEY a dotted path: "owner.est.url", "pledges.0.serial").
+pki_get() {
+	"$PYTHON3" -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[int(k)] if k.isdigit() else v[k]
+print(v)' "$1/pki.json" "$2"
+}
+
 # The admin origin of a configuration: https://host:port
 admin_origin() {
 	hp=$(ini_get "$1" admin listen)

@@ -23,13 +23,7 @@ D=$TEST_TMP/pki
 ROBUST_SANITIZED=0
 grep -q '^SAN_FLAGS = .*address' "$top_builddir/Makefile" 2>/dev/null && ROBUST_SANITIZED=1
 
-robust_jget() {
-	"$PYTHON3" -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[int(k)] if k.isdigit() else v[k]
-print(v)' "$D/pki.json" "$1"
-}
+robust_jget() { pki_get "$D" "$1"; }
 
 robust_pki() {
 	"$BRSKI" pki init "$D" --pledges "$1" >"$TEST_TMP/pki.out" 2>&1 || {
