@@ -111,7 +111,7 @@ done
 [ "$(pebble_count 'There are now 1 accounts')" = 1 ] || fail "Pebble did not create the account"
 [ -n "$(sqlite3 "$DB" "SELECT kid FROM acme_account WHERE kid IS NOT NULL")" ] || fail "the account URL is not in the store"
 tr -d '\r' <"$TEST_TMP/b" | base64 -d | "$OPENSSL" pkcs7 -inform DER -print_certs |
-	awk '/BEGIN/{n++} n==1' | sed -n '/BEGIN/,/END/p' >"$TEST_TMP/c1.crt"
+	pem_certs 1 >"$TEST_TMP/c1.crt"
 "$OPENSSL" x509 -in "$TEST_TMP/c1.crt" -noout -ext subjectAltName | grep -q "DNS:pledge-0001.$BIND_ZONE" ||
 	fail "the certificate lacks the CSR's name"
 exit 0

@@ -95,7 +95,7 @@ enroll() { # SERIAL: a fresh key and CSR, simpleenroll until not 202; cert in $T
 	done
 	[ "$st" = 200 ] || fail "$1: simpleenroll $st $(cat "$TEST_TMP/b")"
 	tr -d '\r' <"$TEST_TMP/b" | base64 -d | "$OPENSSL" pkcs7 -inform DER -print_certs |
-		awk '/BEGIN/{n++} n==1' | sed -n '/BEGIN/,/END/p' >"$TEST_TMP/$1.crt"
+		pem_certs 1 >"$TEST_TMP/$1.crt"
 	"$OPENSSL" verify -CAfile "$TEST_TMP/resp/ca.pem" "$TEST_TMP/$1.crt" >/dev/null ||
 		fail "$1: the certificate does not verify against the responder's CA"
 	"$OPENSSL" x509 -in "$TEST_TMP/$1.crt" -noout -ext subjectAltName | grep -q "DNS:$1.$BIND_ZONE" ||

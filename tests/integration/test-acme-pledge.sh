@@ -130,7 +130,7 @@ cacerts() {
 	tr -d '\r' <"$TEST_TMP/h" | grep -qi '^content-type: application/pkcs7-mime; smime-type=certs-only$' ||
 		fail "cacerts ($1): not certs-only PKCS#7: $(cat "$TEST_TMP/h")"
 	tr -d '\r' <"$TEST_TMP/$1.b64" | base64 -d | "$OPENSSL" pkcs7 -inform DER -print_certs |
-		sed -n '/BEGIN/,/END/p' >"$TEST_TMP/$1.pem" || fail "cacerts ($1) is not a certs-only PKCS#7"
+		pem_certs >"$TEST_TMP/$1.pem" || fail "cacerts ($1) is not a certs-only PKCS#7"
 }
 # fps FILE: the SHA-256 of each certificate of a PEM bundle, one a line.
 fps() {
@@ -214,7 +214,7 @@ done
 [ "$st" = 200 ] || fail "simplereenroll with the LDevID: $st $(cat "$TEST_TMP/b")"
 [ $n -ge 1 ] || fail "simplereenroll was not a job (no 202)"
 tr -d '\r' <"$TEST_TMP/b" | base64 -d | "$OPENSSL" pkcs7 -inform DER -print_certs |
-	awk '/BEGIN/{n++} n==1' | sed -n '/BEGIN/,/END/p' >"$TEST_TMP/re.crt"
+	pem_certs 1 >"$TEST_TMP/re.crt"
 "$OPENSSL" verify -CAfile "$TEST_TMP/pebble-root.pem" -untrusted "$L.crt" "$TEST_TMP/re.crt" >/dev/null ||
 	fail "the re-enrolled certificate does not verify against Pebble's root"
 "$OPENSSL" x509 -in "$TEST_TMP/re.crt" -noout -ext subjectAltName | grep -q "DNS:pledge-0001.$BIND_ZONE" ||

@@ -109,7 +109,7 @@ enroll_until() { # SERIAL CSR: until not 202, honouring Retry-After; prints "sta
 	echo "$st $n202"
 }
 certs_of() { tr -d '\r' <"$TEST_TMP/b" | base64 -d | "$OPENSSL" pkcs7 -inform DER -print_certs; }
-first_cert() { certs_of | awk '/BEGIN/{n++} n==1' | sed -n '/BEGIN/,/END/p'; }
+first_cert() { certs_of | pem_certs 1; }
 pubkey_matches() { # CERT KEY
 	[ "$( ("$OPENSSL" x509 -in "$1" -noout -pubkey; "$OPENSSL" pkey -in "$2" -pubout) | sort -u | wc -l)" = 4 ]
 }

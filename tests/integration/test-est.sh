@@ -112,7 +112,7 @@ enroll_until() {
 	echo "$st $n202"
 }
 certs_of() { b64d "$TEST_TMP/b" | "$OPENSSL" pkcs7 -inform DER -print_certs; }
-first_cert() { certs_of | awk '/BEGIN/{n++} n==1' | sed -n '/BEGIN/,/END/p'; }
+first_cert() { certs_of | pem_certs 1; }
 
 # cacerts: no client certificate needed; certs-only PKCS#7, base64 in lines
 # of 64 columns, Content-Length.

@@ -67,6 +67,14 @@ daemon_pid() {
 
 # pki_get DIR KEY: a value of DIR/pki.json, the manifest of `brski pki
 # init` (KEY a dotted path: "owner.est.url", "pledges.0.serial").
+# pem_certs [N]: the certificate blocks of PEM text on stdin (openssl's
+# -print_certs output, say), all of them or only the Nth. Anchored on the
+# whole marker lines: a base64 line may well contain "END".
+pem_certs() {
+	awk -v want="${1:-0}" '/^-----BEGIN CERTIFICATE-----$/ { n++; on = (want == 0 || n == want) }
+		on { print } /^-----END CERTIFICATE-----$/ { on = 0 }'
+}
+
 pki_get() {
 	"$PYTHON3" -c 'import json,sys
 v = json.load(open(sys.argv[1]))
