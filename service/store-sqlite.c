@@ -15,6 +15,14 @@
  * can drop the last transactions (never corrupt the file), because the WAL
  * is fsync'ed at checkpoints rather than at every commit; that is the
  * trade-off synchronous=NORMAL makes, and FULL would sync per commit.
+ *
+ * Latency: SQLite's own busy handler sleeps 1, 2, 5, 10 ms... between
+ * retries, so two request threads that collide on the write lock cost the
+ * loser milliseconds at the tail. Writers of one process therefore queue
+ * on a mutex first (woken the moment the holder commits) and meet the
+ * busy handler only across processes, where it polls from 100 us up.
+ * The WAL is checkpointed by a thread of its own, signalled from the WAL
+ * hook, so no request waits for a checkpoint's writes and fsync.
  */
 #include <config.h> /* the build's, not service/config.h */
 
@@ -24,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -36,7 +45,17 @@ struct store_conn {
 	sqlite3 *db;
 	sqlite3_stmt **stmts; /* by statement id, prepared on first use */
 	struct store_conn *next_free;
+	struct sq_ctx *ctx;
+	bool holds_write; /* inside an explicit transaction, holding write_mu */
+	unsigned busy_ms; /* the busy handler's budget */
 };
+
+/* The WAL size in pages that wakes the checkpointer (SQLite's own
+ * autocheckpoint default), and the size at which a writer stops to
+ * checkpoint itself because the checkpointer is falling behind (a
+ * starved thread on a loaded machine): the bound of the WAL file. */
+#define SQ_CHECKPOINT_PAGES      1000
+#define SQ_CHECKPOINT_HARD_PAGES (4 * SQ_CHECKPOINT_PAGES)
 
 struct sq_ctx {
 	char *path;
@@ -47,6 +66,15 @@ struct sq_ctx {
 	pthread_cond_t cv;
 	unsigned nconn; /* open or being opened */
 	struct store_conn *free_list;
+	/* One writer of this process at a time (see the top of the file). */
+	pthread_mutex_t write_mu;
+	/* The checkpointer: its own connection and thread, woken by ckpt_cv
+	 * when a commit leaves the WAL at SQ_CHECKPOINT_PAGES or more. */
+	pthread_mutex_t ckpt_mu;
+	pthread_cond_t ckpt_cv;
+	bool ckpt_wanted, ckpt_stop, ckpt_running;
+	pthread_t ckpt_thread;
+	sqlite3 *ckpt_db;
 };
 
 /* {NOW} is the database's clock in Unix seconds: one clock for every
@@ -118,6 +146,87 @@ static int sq_first_col(void *arg, int n, char **vals, char **names)
 	return 0;
 }
 
+/* Another process holds the write lock: poll from 100 us, doubling to
+ * 4 ms, until the busy timeout is spent. Returns 0 to give up (BUSY). */
+static int sq_busy(void *arg, int count)
+{
+	const struct store_conn *c = arg;
+	unsigned long step_us = 100UL << (count < 6 ? count : 6);
+	unsigned long spent_us = 0;
+	int i;
+
+	if (step_us > 4000)
+		step_us = 4000;
+	for (i = 0; i < count; i++) {
+		unsigned long s = 100UL << (i < 6 ? i : 6);
+		spent_us += s > 4000 ? 4000 : s;
+	}
+	if (spent_us >= (unsigned long)c->busy_ms * 1000UL)
+		return 0;
+	usleep((useconds_t)step_us);
+	return 1;
+}
+
+/* Called after every commit with the WAL's size, by the committing
+ * writer while it still holds write_mu. Past the threshold, wake the
+ * checkpointer; past the hard bound, or without a checkpointer (its
+ * thread failed to start), checkpoint here, as SQLite's autocheckpoint
+ * would, and with no other writer of this process able to add frames. */
+static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct sq_ctx *x = arg;
+
+	if (pages < SQ_CHECKPOINT_PAGES)
+		return SQLITE_OK;
+	pthread_mutex_lock(&x->ckpt_mu);
+	if (x->ckpt_running && pages < SQ_CHECKPOINT_HARD_PAGES) {
+		x->ckpt_wanted = true;
+		pthread_cond_signal(&x->ckpt_cv);
+		pthread_mutex_unlock(&x->ckpt_mu);
+		return SQLITE_OK;
+	}
+	pthread_mutex_unlock(&x->ckpt_mu);
+	sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+/* Two passes. The first copies the WAL into the database while writers
+ * go on appending, so it never holds them up but cannot finish: the WAL
+ * only starts over when a writer finds all of it copied, and busy writers
+ * always add more. The second holds this process's writers back (not
+ * readers) to copy the few frames they added meanwhile; the next writer
+ * then rewinds the WAL instead of growing it. */
+static void sq_checkpoint(struct sq_ctx *x)
+{
+	if (sqlite3_wal_checkpoint_v2(x->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+	    SQLITE_OK)
+		return;
+	pthread_mutex_lock(&x->write_mu);
+	sqlite3_wal_checkpoint_v2(x->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	pthread_mutex_unlock(&x->write_mu);
+}
+
+/* The checkpointer thread. PASSIVE: copies what no reader still needs and never blocks readers or
+ * writers; what it cannot copy now, the next wake-up does. */
+static void *sq_checkpointer(void *arg)
+{
+	struct sq_ctx *x = arg;
+
+	pthread_mutex_lock(&x->ckpt_mu);
+	while (!x->ckpt_stop) {
+		if (!x->ckpt_wanted) {
+			pthread_cond_wait(&x->ckpt_cv, &x->ckpt_mu);
+			continue;
+		}
+		x->ckpt_wanted = false;
+		pthread_mutex_unlock(&x->ckpt_mu);
+		sq_checkpoint(x);
+		pthread_mutex_lock(&x->ckpt_mu);
+	}
+	pthread_mutex_unlock(&x->ckpt_mu);
+	return NULL;
+}
+
 static voucher_err sq_conn_new(struct sq_ctx *x, struct store_conn **out, char *err, size_t errlen)
 {
 	struct store_conn *c = NULL;
@@ -143,9 +252,11 @@ static voucher_err sq_conn_new(struct sq_ctx *x, struct store_conn **out, char *
 		goto out;
 	}
 	sqlite3_extended_result_codes(c->db, 1);
-	/* The busy timeout first: switching to WAL needs a short exclusive
+	c->ctx = x;
+	c->busy_ms = x->busy_ms;
+	/* The busy handler first: switching to WAL needs a short exclusive
 	 * lock that other openers may hold. */
-	sqlite3_busy_timeout(c->db, (int)x->busy_ms);
+	sqlite3_busy_handler(c->db, sq_busy, c);
 	rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", sq_first_col, mode, NULL);
 	/* On a new file still in rollback mode, SQLite answers BUSY at once,
 	 * without the busy handler, when openers race for the exclusive lock
@@ -169,6 +280,8 @@ static voucher_err sq_conn_new(struct sq_ctx *x, struct store_conn **out, char *
 	if ((r = sq_pragma(c->db, "PRAGMA synchronous=NORMAL", err, errlen)) != VOUCHER_OK ||
 	    (r = sq_pragma(c->db, "PRAGMA foreign_keys=ON", err, errlen)) != VOUCHER_OK)
 		goto out;
+	/* Replaces the autocheckpoint (itself a WAL hook). */
+	sqlite3_wal_hook(c->db, sq_wal_hook, x);
 	/* Read the database through a shared memory map rather than a pread
 	 * per page missing from each connection's 2 MiB page cache: with
 	 * many devices a lookup otherwise pays system calls that a small
@@ -190,6 +303,33 @@ static voucher_err sq_conn_new(struct sq_ctx *x, struct store_conn **out, char *
 out:
 	sq_conn_free(c);
 	return r;
+}
+
+/* Take this process's writer slot, waiting at most the busy timeout as
+ * SQLite would for the file lock (so a writer that never finishes gives a
+ * "locked" error, not a hang). */
+static bool sq_write_lock(struct store_conn *c)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += c->busy_ms / 1000;
+	until.tv_nsec += (long)(c->busy_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return pthread_mutex_timedlock(&c->ctx->write_mu, &until) == 0;
+}
+
+/* Give up this process's writer slot once the transaction has ended,
+ * by COMMIT, ROLLBACK or an error after which SQLite rolled back. */
+static void sq_write_release(struct store_conn *c)
+{
+	if (c->holds_write && sqlite3_get_autocommit(c->db)) {
+		c->holds_write = false;
+		pthread_mutex_unlock(&c->ctx->write_mu);
+	}
 }
 
 static voucher_err sq_conn_get(void *ctx, struct store_conn **out, char *err, size_t errlen)
@@ -227,6 +367,7 @@ static void sq_conn_put(void *ctx, struct store_conn *c)
 	/* A connection never goes back to the pool inside a transaction. */
 	if (!sqlite3_get_autocommit(c->db))
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	sq_write_release(c);
 	pthread_mutex_lock(&x->mu);
 	c->next_free = x->free_list;
 	x->free_list = c;
@@ -267,6 +408,9 @@ static voucher_err sq_open(const char *target, const struct store_opts *opts, vo
 	                                      : STORE_SQLITE_MMAP_DEFAULT;
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_cond_init(&x->cv, NULL);
+	pthread_mutex_init(&x->write_mu, NULL);
+	pthread_mutex_init(&x->ckpt_mu, NULL);
+	pthread_cond_init(&x->ckpt_cv, NULL);
 	if (!x->path) {
 		r = VOUCHER_ENOMEM;
 		goto fail;
@@ -299,6 +443,23 @@ static voucher_err sq_open(const char *target, const struct store_opts *opts, vo
 	free(conns);
 	if (r != VOUCHER_OK)
 		goto fail;
+	/* Best effort: without the thread, the WAL hook checkpoints inline.
+	 * A connection learns the journal mode on first use, and until then
+	 * would take a checkpoint for a no-op. */
+	{
+		char mode[16] = "";
+
+		if (sqlite3_open_v2(x->path, &x->ckpt_db,
+		                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+		                    NULL) == SQLITE_OK &&
+		    sqlite3_exec(x->ckpt_db, "PRAGMA journal_mode", sq_first_col, mode, NULL) ==
+		            SQLITE_OK &&
+		    strcmp(mode, "wal") == 0 &&
+		    sqlite3_exec(x->ckpt_db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) ==
+		            SQLITE_OK &&
+		    pthread_create(&x->ckpt_thread, NULL, sq_checkpointer, x) == 0)
+			x->ckpt_running = true;
+	}
 	*ctx = x;
 	return VOUCHER_OK;
 fail:
@@ -313,12 +474,24 @@ static void sq_close(void *ctx)
 
 	if (!x)
 		return;
+	if (x->ckpt_running) {
+		pthread_mutex_lock(&x->ckpt_mu);
+		x->ckpt_stop = true;
+		x->ckpt_running = false;
+		pthread_cond_signal(&x->ckpt_cv);
+		pthread_mutex_unlock(&x->ckpt_mu);
+		pthread_join(x->ckpt_thread, NULL);
+	}
+	sqlite3_close_v2(x->ckpt_db);
 	while ((c = x->free_list)) {
 		x->free_list = c->next_free;
 		sq_conn_free(c);
 	}
 	pthread_mutex_destroy(&x->mu);
 	pthread_cond_destroy(&x->cv);
+	pthread_mutex_destroy(&x->write_mu);
+	pthread_mutex_destroy(&x->ckpt_mu);
+	pthread_cond_destroy(&x->ckpt_cv);
 	free(x->path);
 	free(x);
 }
@@ -359,6 +532,7 @@ static voucher_err sq_exec(void *ctx, struct store_conn *c, unsigned id, const c
 	struct store_val cols[SQ_MAX_COLS];
 	sqlite3_stmt *st;
 	voucher_err r = VOUCHER_OK;
+	bool write_locked = false;
 	int rc, ncols, i;
 
 	(void)ctx;
@@ -399,6 +573,16 @@ static voucher_err sq_exec(void *ctx, struct store_conn *c, unsigned id, const c
 	if (rc != SQLITE_OK) {
 		r = sq_err(c->db, rc, "bind", err, errlen);
 		goto out;
+	}
+	/* A write on its own is a transaction of its own: queue it behind
+	 * this process's other writers. */
+	if (!c->holds_write && sqlite3_get_autocommit(c->db) && !sqlite3_stmt_readonly(st)) {
+		if (!sq_write_lock(c)) {
+			store_errf(err, errlen, "query: sqlite: database is locked");
+			r = VOUCHER_E_STORE;
+			goto out;
+		}
+		write_locked = true;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		ncols = sqlite3_column_count(st);
@@ -443,6 +627,8 @@ static voucher_err sq_exec(void *ctx, struct store_conn *c, unsigned id, const c
 		*changes = sqlite3_changes64(c->db);
 out:
 	sqlite3_reset(st);
+	if (write_locked)
+		pthread_mutex_unlock(&c->ctx->write_mu);
 	/* reset does not clear the bindings, and they point at caller
 	 * memory that is about to go away. */
 	sqlite3_clear_bindings(st);
@@ -470,26 +656,50 @@ static voucher_err sq_script(void *ctx, struct store_conn *c, const char *sql, c
  * is also the cross-process lock for migrations. */
 static voucher_err sq_begin(void *ctx, struct store_conn *c, char *err, size_t errlen)
 {
+	voucher_err r;
+
 	(void)ctx;
-	return sq_pragma(c->db, "BEGIN IMMEDIATE", err, errlen);
+	if (c->holds_write) {
+		store_errf(err, errlen, "a transaction is already open on this connection");
+		return VOUCHER_E_STORE;
+	}
+	if (!sq_write_lock(c)) {
+		store_errf(err, errlen, "BEGIN IMMEDIATE: sqlite: database is locked");
+		return VOUCHER_E_STORE;
+	}
+	r = sq_pragma(c->db, "BEGIN IMMEDIATE", err, errlen);
+	if (r == VOUCHER_OK)
+		c->holds_write = true;
+	else
+		pthread_mutex_unlock(&c->ctx->write_mu);
+	return r;
 }
 
 static voucher_err sq_commit(void *ctx, struct store_conn *c, char *err, size_t errlen)
 {
+	voucher_err r;
+
 	(void)ctx;
 	if (sqlite3_get_autocommit(c->db)) {
+		sq_write_release(c);
 		store_errf(err, errlen, "the transaction was rolled back by an earlier error");
 		return VOUCHER_E_STORE;
 	}
-	return sq_pragma(c->db, "COMMIT", err, errlen);
+	r = sq_pragma(c->db, "COMMIT", err, errlen);
+	sq_write_release(c);
+	return r;
 }
 
 static voucher_err sq_rollback(void *ctx, struct store_conn *c, char *err, size_t errlen)
 {
+	voucher_err r = VOUCHER_OK;
+
 	(void)ctx;
-	if (sqlite3_get_autocommit(c->db))
-		return VOUCHER_OK; /* the engine already rolled back */
-	return sq_pragma(c->db, "ROLLBACK", err, errlen);
+	/* When the engine already rolled back, there is nothing to do. */
+	if (!sqlite3_get_autocommit(c->db))
+		r = sq_pragma(c->db, "ROLLBACK", err, errlen);
+	sq_write_release(c);
+	return r;
 }
 
 const struct store_ops store_sqlite_ops = {
