@@ -81,8 +81,11 @@ int brski_admin_client_init(struct brski_admin_client *cl, const char *url, cons
 	curl_easy_setopt(cl->h, CURLOPT_HEADERDATA, cl);
 	curl_easy_setopt(cl->h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(cl->h, CURLOPT_TIMEOUT, 120L);
-	if (cacert)
+	/* --cacert: that CA only, not the system's as well. */
+	if (cacert) {
 		curl_easy_setopt(cl->h, CURLOPT_CAINFO, cacert);
+		curl_easy_setopt(cl->h, CURLOPT_CAPATH, NULL);
+	}
 	return BRSKI_EXIT_OK;
 }
 

@@ -21,7 +21,9 @@
 #
 # uacme has no option for a CA bundle (libcurl uses the system's): it runs
 # in a private mount namespace (unshare -m, as root) in which the system
-# bundle is Pebble's TLS CA appended to it; nothing outside changes.
+# bundle is Pebble's TLS CA alone; nothing outside changes. Both clients
+# thus trust that one CA and neither pays for parsing the system's ~140
+# (which costs a libcurl client about 28 ms per new handle here).
 #
 # Environment: top_builddir (required), top_srcdir (default: this script's
 # parent), BENCH_ACME_N (default 50). The last line is ratio=R: our
@@ -111,7 +113,7 @@ ours_req=$((l1 - l0))
 issued=$(grep -c "issued a certificate" "$T/cloudregd.log")
 
 # ---- uacme ----------------------------------------------------------------
-cat /etc/ssl/certs/ca-certificates.crt "$PEBBLE_CA" >"$T/bundle.pem"
+cp "$PEBBLE_CA" "$T/bundle.pem"
 printf '#!/bin/sh\n# PEBBLE_VA_ALWAYS_VALID: nothing to publish\nexit 0\n' >"$T/hook"
 chmod +x "$T/hook"
 mkdir -p "$T/uacme" "$T/csr"

@@ -233,6 +233,7 @@ long bench_admin_call(const char *cafile, const char *token, const char *method,
 	h = curl_slist_append(h, "Content-Type: application/json");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
+	curl_easy_setopt(c, CURLOPT_CAPATH, NULL); /* that CA only */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);

@@ -370,6 +370,7 @@ static int req_daemon_start(struct req_daemon *d, const char *masad, const char 
 	if (!(d->curl = curl_easy_init()) || !(d->hdr = curl_slist_append(NULL, auth)))
 		return -1;
 	curl_easy_setopt(d->curl, CURLOPT_CAINFO, d->cafile);
+	curl_easy_setopt(d->curl, CURLOPT_CAPATH, NULL); /* that CA only */
 	curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, d->hdr);
 	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, discard_cb);
