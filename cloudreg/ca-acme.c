@@ -130,7 +130,7 @@ static void sleep_ms(unsigned ms)
 
 /* The wait before asking the ACME server again, in ms: what it said
  * (Retry-After, seconds), else a backoff that starts at POLL_FIRST_MS and
- * doubles with each poll of this job up to [acme] poll_interval. Most
+ * doubles with each poll of the same state up to [acme] poll_interval. Most
  * authorizations and orders are decided within milliseconds of the
  * challenge or the finalize (the server validates a record we published
  * before answering), so a fixed wait of seconds would be most of an
@@ -1142,6 +1142,7 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 	struct brski_buf p7;
 	char msg[800], serr[STORE_ERRLEN];
 	unsigned polls = 0;
+	enum acme_status waited_status = ACME_S_UNKNOWN;
 	voucher_err r;
 
 	brski_buf_init(&p7, ACME_MAX_RESPONSE);
@@ -1284,7 +1285,14 @@ static voucher_err acme_issue(void *backend, const struct creg_ca_request *req,
 		}
 		}
 		if (wait) {
-			unsigned delay = poll_delay_ms(b, ra, &polls);
+			unsigned delay;
+			/* Each state waited out is a new wait: the backoff
+			 * starts again when the order moves on. */
+			if (o.status != waited_status) {
+				waited_status = o.status;
+				polls = 0;
+			}
+			delay = poll_delay_ms(b, ra, &polls);
 			if (now_s() + (int64_t)(delay / 1000) > j.deadline) {
 				/* +1: the job scheduler counts whole seconds, and
 				 * the CA said "not before". */

@@ -33,7 +33,9 @@ struct creg_enroll {
 	int slot;
 	atomic_uint_fast64_t issued;
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake;     /* a new job, or stop */
+	pthread_cond_t finished; /* a worker finished an attempt */
+	uint64_t attempts_done;  /* counts them, under lock */
 	bool stop;
 	unsigned n_threads;
 	pthread_t *threads;
@@ -50,6 +52,21 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
+static struct timespec realtime_in(unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
 }
 
 static void count(struct creg_enroll *e, unsigned status, uint64_t start)
@@ -197,17 +214,17 @@ static void *worker(void *p)
 		r = creg_enroll_run_one(e, holder, &ran, err, sizeof(err));
 		if (r != VOUCHER_OK)
 			log_err_r(r, "enroll: %s", err);
+		if (ran) {
+			/* Wake the requests waiting for their new job. */
+			pthread_mutex_lock(&e->lock);
+			e->attempts_done++;
+			pthread_cond_broadcast(&e->finished);
+			pthread_mutex_unlock(&e->lock);
+		}
 		if (ran && r == VOUCHER_OK)
 			continue;
 		/* Idle (or the store failed): wait for a new job or the poll. */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += e->opts.poll_ms / 1000;
-		ts.tv_nsec += (long)(e->opts.poll_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		struct timespec ts = realtime_in(e->opts.poll_ms);
 		pthread_mutex_lock(&e->lock);
 		if (!e->stop)
 			pthread_cond_timedwait(&e->wake, &e->lock, &ts);
@@ -250,6 +267,7 @@ voucher_err creg_enroll_new(struct store *store, struct creg_ca *ca,
 	                                  : -1;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->wake, NULL);
+	pthread_cond_init(&e->finished, NULL);
 	if (opts->workers && !(e->threads = calloc(opts->workers, sizeof(*e->threads)))) {
 		creg_enroll_free(e);
 		return VOUCHER_ENOMEM;
@@ -283,12 +301,14 @@ void creg_enroll_free(struct creg_enroll *e)
 	pthread_mutex_lock(&e->lock);
 	e->stop = true;
 	pthread_cond_broadcast(&e->wake);
+	pthread_cond_broadcast(&e->finished);
 	pthread_mutex_unlock(&e->lock);
 	for (unsigned i = 0; i < e->n_threads; i++)
 		pthread_join(e->threads[i], NULL);
 	free(e->threads);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->wake);
+	pthread_cond_destroy(&e->finished);
 	free(e->subdomain);
 	free(e);
 }
@@ -410,13 +430,24 @@ voucher_err creg_enroll_request(struct creg_enroll *e, const uint8_t *csr, size_
 		goto out;
 	}
 	a->job_id = job.id;
-	/* A CA that answers at once may finish while the first request waits. */
+	/* A CA that answers at once may finish while the first request waits.
+	 * It wakes when one of this process's workers finishes an attempt
+	 * (that job or another: the store says which), and at least every
+	 * 20 ms, for a worker of another instance sharing the store. */
 	if (created && e->opts.first_wait_ms && e->n_threads) {
 		uint64_t until = now_ms() + e->opts.first_wait_ms;
+		pthread_mutex_lock(&e->lock);
+		uint64_t seen = e->attempts_done;
+		pthread_mutex_unlock(&e->lock);
 		while ((job.state == STORE_JOB_PENDING || job.state == STORE_JOB_RUNNING) &&
 		       now_ms() < until) {
-			struct timespec ts = {0, 20 * 1000000L};
-			nanosleep(&ts, NULL);
+			struct timespec ts = realtime_in(20);
+			pthread_mutex_lock(&e->lock);
+			while (e->attempts_done == seen && !e->stop &&
+			       pthread_cond_timedwait(&e->finished, &e->lock, &ts) == 0)
+				;
+			seen = e->attempts_done;
+			pthread_mutex_unlock(&e->lock);
 			store_job_clear(&job);
 			if ((r = store_job_get(e->store, a->job_id, &job, serr, sizeof(serr))) !=
 			    VOUCHER_OK) {
