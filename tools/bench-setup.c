@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <gnutls/crypto.h>
 
 #include "common/str.h"
 #include "tools/bench.h"
@@ -113,6 +116,17 @@ int bench_read_token(const char *pki, char *token, size_t size)
 	return 0;
 }
 
+void bench_run_prefix(char *prefix, size_t size, const char *tag)
+{
+	uint32_t id = 0;
+
+	/* Random, not the clock: two runs in one second against one store
+	 * (a daemon given by URL) would otherwise share serials and owner. */
+	if (gnutls_rnd(GNUTLS_RND_NONCE, &id, sizeof(id)) < 0)
+		id = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+	snprintf(prefix, size, "%s-%08" PRIx32 "-", tag, id);
+}
+
 int bench_gen_many(struct bench_gen *g, const char *tag, int pledge_only, size_t n,
                    struct bench_req **reqs, size_t *made, char *prefix, size_t psize)
 {
@@ -123,8 +137,7 @@ int bench_gen_many(struct bench_gen *g, const char *tag, int pledge_only, size_t
 		fprintf(stderr, "brski bench: out of memory for %zu requests\n", n);
 		return -1;
 	}
-	/* serials of this run differ from an earlier run's on the same store */
-	snprintf(prefix, psize, "%s-%ld-", tag, (long)time(NULL) % 100000);
+	bench_run_prefix(prefix, psize, tag);
 	for (; *made < n; (*made)++) {
 		char serial[64];
 		snprintf(serial, sizeof(serial), "%s%07zu", prefix, *made);

@@ -240,7 +240,10 @@ void bench_run_defaults(struct bench_run_opts *o, uint64_t requests_per_second, 
                         const char *subdir);
 /* The bootstrap admin token of a `brski pki init` dir. 0 or -1 (said). */
 int bench_read_token(const char *pki, char *token, size_t size);
-/* n requests of distinct pledges named "<tag>-<time>-<seq>" (the serial
+/* "<tag>-<8 random hex digits>-": the serial prefix of one run, distinct
+ * from any other run's on the same store. */
+void bench_run_prefix(char *prefix, size_t size, const char *tag);
+/* n requests of distinct pledges named "<prefix><seq>" (the serial
  * prefix is returned for registering them); pledge_only as bench_gen_one.
  * *reqs is allocated even on failure, with *made requests in it. */
 int bench_gen_many(struct bench_gen *g, const char *tag, int pledge_only, size_t n,

@@ -33,7 +33,8 @@ grep -q '^ratio basis: vouchers per daemon CPU-second' "$TEST_TMP/masa.out" ||
 	fail "bench masa --url --pid: the ratio is not on the daemon's CPU time"
 kill -0 "$(daemon_pid masa)" || fail "bench masa --url stopped the daemon"
 
-# Again without --pid (the owner exists from the run before: 409 is fine).
+# Again without --pid, at once: a second run on the same store (within the
+# same second, too) registers an owner and serials of its own.
 "$BRSKI" bench masa --url "https://$(ini_get "$M" brski listen)" \
 	--admin-url "https://$(ini_get "$M" admin listen)" --admin-token "$TOKEN" --pki "$D" \
 	--seconds 1 --requests 20 --connections 1 >"$TEST_TMP/masa2.out" 2>&1 ||
