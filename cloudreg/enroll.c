@@ -18,6 +18,7 @@
 #include <gnutls/gnutls.h>
 
 #include "cloudreg/est.h"
+#include "common/clock.h"
 #include "service/log.h"
 #include "service/metrics.h"
 #include "service/ratelimit.h"
@@ -46,33 +47,11 @@ struct worker_arg {
 	unsigned index;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
-static struct timespec realtime_in(unsigned ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 static void count(struct creg_enroll *e, unsigned status, uint64_t start)
 {
 	if (e->metrics)
-		svc_metrics_request(e->metrics, e->slot, status, (now_ms() - start) * 1000u);
+		svc_metrics_request(e->metrics, e->slot, status,
+		                    (brski_monotonic_ms() - start) * 1000u);
 }
 
 voucher_err creg_enroll_run_one(struct creg_enroll *e, const char *holder, bool *ran, char *err,
@@ -83,7 +62,7 @@ voucher_err creg_enroll_run_one(struct creg_enroll *e, const char *holder, bool 
 	struct creg_ca_result res;
 	struct brski_buf p7;
 	char cerr[320] = "", serr[STORE_ERRLEN] = "";
-	uint64_t start = now_ms();
+	uint64_t start = brski_monotonic_ms();
 	voucher_err r;
 
 	*ran = false;
@@ -224,7 +203,7 @@ static void *worker(void *p)
 		if (ran && r == VOUCHER_OK)
 			continue;
 		/* Idle (or the store failed): wait for a new job or the poll. */
-		struct timespec ts = realtime_in(e->opts.poll_ms);
+		struct timespec ts = brski_realtime_in(e->opts.poll_ms);
 		pthread_mutex_lock(&e->lock);
 		if (!e->stop)
 			pthread_cond_timedwait(&e->wake, &e->lock, &ts);
@@ -435,13 +414,13 @@ voucher_err creg_enroll_request(struct creg_enroll *e, const uint8_t *csr, size_
 	 * (that job or another: the store says which), and at least every
 	 * 20 ms, for a worker of another instance sharing the store. */
 	if (created && e->opts.first_wait_ms && e->n_threads) {
-		uint64_t until = now_ms() + e->opts.first_wait_ms;
+		uint64_t until = brski_monotonic_ms() + e->opts.first_wait_ms;
 		pthread_mutex_lock(&e->lock);
 		uint64_t seen = e->attempts_done;
 		pthread_mutex_unlock(&e->lock);
 		while ((job.state == STORE_JOB_PENDING || job.state == STORE_JOB_RUNNING) &&
-		       now_ms() < until) {
-			struct timespec ts = realtime_in(20);
+		       brski_monotonic_ms() < until) {
+			struct timespec ts = brski_realtime_in(20);
 			pthread_mutex_lock(&e->lock);
 			while (e->attempts_done == seen && !e->stop &&
 			       pthread_cond_timedwait(&e->finished, &e->lock, &ts) == 0)

@@ -17,16 +17,9 @@
 #include <unistd.h>
 
 #include "cloudreg/hook.h"
+#include "common/clock.h"
 
 extern char **environ;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* A pidfd lets poll() wake up when the child exits, with no SIGCHLD
  * handler (which would be process-wide state). Kernels without it get
@@ -116,10 +109,10 @@ voucher_err creg_hook_run(const char *const *argv, unsigned timeout_ms, enum cre
 	close(pfd[1]);
 	pfd[1] = -1;
 	pidfd = pidfd_for(pid);
-	deadline = now_ms() + timeout_ms;
+	deadline = brski_monotonic_ms() + timeout_ms;
 	while (!exited) {
 		struct pollfd p[2] = {{eof ? -1 : pfd[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
-		uint64_t now = now_ms();
+		uint64_t now = brski_monotonic_ms();
 		int wait_ms;
 		pid_t w;
 

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "cloudreg/creg.h"
+#include "common/clock.h"
 #include "common/str.h"
 #include "service/log.h"
 
@@ -69,14 +70,6 @@ struct creg_pend {
 	bool stopping;
 	struct creg_app *app;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void keys_ref(struct creg_app *app, struct creg_keys *k)
 {
@@ -186,7 +179,7 @@ static void *worker(void *arg)
 			limit = c->k->masa_pending > c->k->masa_timeout ? c->k->masa_pending
 			                                                : c->k->masa_timeout;
 			{
-				uint64_t waited = (now_ms() - c->start_ms) / 1000u;
+				uint64_t waited = (brski_monotonic_ms() - c->start_ms) / 1000u;
 				limit = waited + 1 < limit ? limit - (unsigned)waited : 1;
 			}
 			c->err = creg_masa_post_to(app, c->k, c->url, c->trust, limit, c->ctype,
@@ -194,7 +187,7 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&pd->lock);
 		}
 		c->state = CALL_DONE;
-		c->done_ms = now_ms();
+		c->done_ms = brski_monotonic_ms();
 		pd->n_busy--;
 		pthread_cond_broadcast(&pd->done);
 		dead = unref_locked(c);
@@ -277,7 +270,7 @@ voucher_err creg_pend_find(struct creg_app *app, const uint8_t hash[32], const c
 {
 	struct creg_pend *pd = app->pend;
 	struct creg_pending *dead = NULL;
-	uint64_t now = now_ms();
+	uint64_t now = brski_monotonic_ms();
 
 	*out = NULL;
 	pthread_mutex_lock(&pd->lock);
@@ -328,7 +321,7 @@ voucher_err creg_pend_start(struct creg_app *app, struct creg_keys *k, const uin
 	c->rvr = *rvr;
 	c->rvr_len = rvr_len;
 	*rvr = NULL;
-	c->start_ms = now_ms();
+	c->start_ms = brski_monotonic_ms();
 
 	pthread_mutex_lock(&pd->lock);
 	if (pd->stopping) {

@@ -10,6 +10,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "common/clock.h"
 #include "service/config.h"
 #include "service/log.h"
 #include "service/ratelimit.h"
@@ -158,14 +159,6 @@ bool svc_ratelimit_take_at(struct svc_ratelimit *rl, const void *key, size_t len
 
 static struct svc_ratelimit *limit_addr, *limit_cert, *limit_serial;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static voucher_err make(const struct svc_config *cfg, const char *rate_key, const char *burst_key,
                         unsigned period, struct svc_ratelimit **out, char *err, size_t errlen)
 {
@@ -213,7 +206,8 @@ voucher_err svc_ratelimit_take(const char *serial, unsigned *retry_after)
 {
 	if (!serial)
 		return VOUCHER_EINVAL;
-	if (!svc_ratelimit_take_at(limit_serial, serial, strlen(serial), now_ms(), retry_after)) {
+	if (!svc_ratelimit_take_at(limit_serial, serial, strlen(serial), brski_monotonic_ms(),
+	                           retry_after)) {
 		log_warn("serial %s: over the certificate issuance limit", serial);
 		return VOUCHER_E_RATE_LIMITED;
 	}
@@ -226,7 +220,7 @@ bool svc_ratelimit_request(const char *listener, const char *peer_addr, const ui
 	char key[128];
 	const char *colon;
 	size_t hostlen;
-	uint64_t now = now_ms();
+	uint64_t now = brski_monotonic_ms();
 	int n;
 
 	/* "addr:port" or "[v6]:port": the port changes with every

@@ -37,6 +37,7 @@
 
 #include <sqlite3.h>
 
+#include "common/clock.h"
 #include "service/store-int.h"
 
 #define SQ_MAX_COLS 32
@@ -310,15 +311,8 @@ out:
  * "locked" error, not a hang). */
 static bool sq_write_lock(struct store_conn *c)
 {
-	struct timespec until;
+	struct timespec until = brski_realtime_in(c->busy_ms);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += c->busy_ms / 1000;
-	until.tv_nsec += (long)(c->busy_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	return pthread_mutex_timedlock(&c->ctx->write_mu, &until) == 0;
 }
 
