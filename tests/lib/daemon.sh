@@ -65,8 +65,6 @@ daemon_pid() {
 	eval "echo \${DAEMON_PID_$1:-}"
 }
 
-# pki_get DIR KEY: a value of DIR/pki.json, the manifest of `brski pki
-# init` (KEY a dotted path: "owner.est.url", "pledges.0.serial").
 # pem_certs [N]: the certificate blocks of PEM text on stdin (openssl's
 # -print_certs output, say), all of them or only the Nth. Anchored on the
 # whole marker lines: a base64 line may well contain "END".
@@ -75,6 +73,8 @@ pem_certs() {
 		on { print } /^-----END CERTIFICATE-----$/ { on = 0 }'
 }
 
+# pki_get DIR KEY: a value of DIR/pki.json, the manifest of `brski pki
+# init` (KEY a dotted path: "owner.est.url", "pledges.0.serial").
 pki_get() {
 	"$PYTHON3" -c 'import json,sys
 v = json.load(open(sys.argv[1]))
