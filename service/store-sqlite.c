@@ -152,16 +152,11 @@ static int sq_first_col(void *arg, int n, char **vals, char **names)
 static int sq_busy(void *arg, int count)
 {
 	const struct store_conn *c = arg;
-	unsigned long step_us = 100UL << (count < 6 ? count : 6);
-	unsigned long spent_us = 0;
-	int i;
+	/* Sleeps 0..5 are 100 << i us (100..3200), the rest 4000 us each. */
+	unsigned long step_us = count < 6 ? 100UL << count : 4000UL;
+	unsigned long spent_us = count < 6 ? 100UL * ((1UL << count) - 1)
+	                                   : 6300UL + 4000UL * (unsigned long)(count - 6);
 
-	if (step_us > 4000)
-		step_us = 4000;
-	for (i = 0; i < count; i++) {
-		unsigned long s = 100UL << (i < 6 ? i : 6);
-		spent_us += s > 4000 ? 4000 : s;
-	}
 	if (spent_us >= (unsigned long)c->busy_ms * 1000UL)
 		return 0;
 	usleep((useconds_t)step_us);
